@@ -4,7 +4,6 @@ import { resolve } from 'node:path';
 // The portal under test runs on its own ports with an in-memory database, so `./portico start`
 // can keep running beside the tests.
 const appUrl = 'http://localhost:3100';
-const backendUrl = 'http://localhost:7107';
 const configs = ['app-config.yaml', 'e2e/app-config.e2e.yaml']
   .map(file => `--config ${resolve(__dirname, file)}`)
   .join(' ');
