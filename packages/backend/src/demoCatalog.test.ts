@@ -1,0 +1,134 @@
+import {
+  mockServices,
+  startTestBackend,
+} from '@backstage/backend-test-utils';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createBackendModule } from '@backstage/backend-plugin-api';
+import { eventsServiceRef } from '@backstage/plugin-events-node';
+import { parse } from 'yaml';
+import { tmpdir } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import request from 'supertest';
+import catalogPlugin from '@backstage/plugin-catalog-backend';
+import scaffolderEntityModel from '@backstage/plugin-catalog-backend-module-scaffolder-entity-model';
+import { createPorticoTestDatabases } from './testing/databases';
+
+jest.setTimeout(120_000);
+
+const repoRoot = resolve(__dirname, '../../..');
+const databases = createPorticoTestDatabases();
+
+async function waitFor<T>(probe: () => Promise<T | undefined>, what: string): Promise<T> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise(r => setTimeout(r, 500));
+  }
+}
+
+describe('the demo catalog', () => {
+  it('runs on PostgreSQL in ./portico test', () => {
+    expect(databases.eachSupportedId().map(([id]) => id)).toEqual(
+      process.env.PORTICO_TEST_REQUIRE_POSTGRES ? ['POSTGRES_15', 'SQLITE_3'] : expect.anything(),
+    );
+  });
+
+  it.each(databases.eachSupportedId())(
+    'loads the demo catalog, and a broken file is reported by name while every other file loads (%p)',
+    async databaseId => {
+      const knex = await databases.init(databaseId);
+      // The development config's own locations, over a copy of the repository in which one demo
+      // file has broken YAML.
+      const copy = mkdtempSync(join(tmpdir(), 'portico-catalog-'));
+      for (const dir of ['catalog', 'templates']) {
+        cpSync(join(repoRoot, dir), join(copy, dir), { recursive: true });
+      }
+      cpSync(join(repoRoot, 'catalog-info.yaml'), join(copy, 'catalog-info.yaml'));
+      writeFileSync(
+        join(copy, 'catalog/entities/components-analytics.yaml'),
+        'apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: [unclosed\n',
+      );
+      const devConfig = parse(readFileSync(join(repoRoot, 'app-config.yaml'), 'utf8'));
+      const locations = devConfig.catalog.locations.map((location: { target: string }) => ({
+        ...location,
+        target: join(copy, relative('../..', location.target)),
+      }));
+
+      const reportedErrors: string[] = [];
+      const catalogErrorsCollector = createBackendModule({
+        pluginId: 'catalog',
+        moduleId: 'errors-collector',
+        register(reg) {
+          reg.registerInit({
+            deps: { events: eventsServiceRef },
+            async init({ events }) {
+              await events.subscribe({
+                id: 'test-errors-collector',
+                topics: ['experimental.catalog.errors'],
+                async onEvent({ eventPayload }) {
+                  const { location, errors } = eventPayload as {
+                    location?: string;
+                    errors: Error[];
+                  };
+                  reportedErrors.push(...errors.map(e => `${location}: ${e.message}`));
+                },
+              });
+            },
+          });
+        },
+      });
+
+      const { server } = await startTestBackend({
+        features: [
+          catalogPlugin,
+          scaffolderEntityModel,
+          catalogErrorsCollector,
+          mockServices.database.factory({ knex }),
+          mockServices.rootConfig.factory({
+            data: {
+              catalog: {
+                processingInterval: { seconds: 1 },
+                rules: devConfig.catalog.rules,
+                locations,
+              },
+            },
+          }),
+        ],
+      });
+      const api = (path: string) =>
+        request(server).get(`/api/catalog${path}`).set('Authorization', 'Bearer mock-user-token');
+      const entity = (path: string) =>
+        waitFor(async () => {
+          const res = await api(`/entities/by-name/${path}`);
+          return res.status === 200 ? res.body : undefined;
+        }, path);
+
+      const checkout = await waitFor(async () => {
+        const body = await entity('component/default/checkout-service');
+        return body.relations?.some((r: any) => r.type === 'providesApi') ? body : undefined;
+      }, 'checkout-service with its relations');
+      expect(checkout.relations.map((r: any) => `${r.type} ${r.targetRef}`)).toEqual(
+        expect.arrayContaining([
+          'providesApi api:default/checkout-api',
+          'dependsOn resource:default/orders-db',
+          'ownedBy group:default/payments-team',
+        ]),
+      );
+      expect((await entity('api/default/checkout-api')).spec.definition).toMatch(/^openapi: 3/m);
+      await entity('template/default/node-service');
+      await entity('user/default/guest');
+      await entity('component/default/portico');
+
+      const brokenFileError = await waitFor(
+        async () => reportedErrors.find(e => e.includes('components-analytics.yaml')),
+        'the error of the broken file',
+      );
+      expect(brokenFileError).toMatch(/YAML/i);
+
+      const components = await api('/entities/by-query?filter=kind=component&limit=0');
+      expect(components.body.totalItems).toBeGreaterThanOrEqual(15);
+    },
+  );
+});
