@@ -11,7 +11,11 @@ const port = 7207;
 const baseUrl = `http://localhost:${port}`;
 const databasePrefix = `portico_image_${process.pid}_`;
 const run = (command: string, args: string[], cwd: string) =>
-  execFileSync(command, args, { cwd, stdio: 'pipe', maxBuffer: 64 * 1024 * 1024 });
+  execFileSync(command, args, {
+    cwd,
+    stdio: 'pipe',
+    maxBuffer: 64 * 1024 * 1024,
+  });
 
 test.describe.configure({ mode: 'serial' });
 
@@ -24,33 +28,55 @@ test.beforeAll(async () => {
   run('yarn', ['build:backend'], root);
 
   appDir = mkdtempSync(join(tmpdir(), 'portico-image-'));
-  for (const file of ['.yarnrc.yml', 'backstage.json', 'package.json', 'yarn.lock']) {
+  for (const file of [
+    '.yarnrc.yml',
+    'backstage.json',
+    'package.json',
+    'yarn.lock',
+  ]) {
     cpSync(join(root, file), join(appDir, file));
   }
-  cpSync(join(root, '.yarn/releases'), join(appDir, '.yarn/releases'), { recursive: true });
-  run('tar', ['xzf', join(root, 'packages/backend/dist/skeleton.tar.gz')], appDir);
+  cpSync(join(root, '.yarn/releases'), join(appDir, '.yarn/releases'), {
+    recursive: true,
+  });
+  run(
+    'tar',
+    ['xzf', join(root, 'packages/backend/dist/skeleton.tar.gz')],
+    appDir,
+  );
   run('yarn', ['workspaces', 'focus', '--all', '--production'], appDir);
-  run('tar', ['xzf', join(root, 'packages/backend/dist/bundle.tar.gz')], appDir);
-  cpSync(join(root, 'app-config.production.yaml'), join(appDir, 'app-config.production.yaml'));
+  run(
+    'tar',
+    ['xzf', join(root, 'packages/backend/dist/bundle.tar.gz')],
+    appDir,
+  );
+  cpSync(
+    join(root, 'app-config.production.yaml'),
+    join(appDir, 'app-config.production.yaml'),
+  );
   mkdirSync(join(appDir, 'techdocs'));
 
-  backend = spawn('node', ['packages/backend', '--config', 'app-config.production.yaml'], {
-    cwd: appDir,
-    env: {
-      ...process.env,
-      NODE_ENV: 'production',
-      PORTICO_PORT: String(port),
-      PORTICO_BASE_URL: baseUrl,
-      POSTGRES_HOST: '127.0.0.1',
-      POSTGRES_PORT: '5432',
-      POSTGRES_USER: 'portico',
-      POSTGRES_PASSWORD: 'portico',
-      POSTGRES_DATABASE_PREFIX: databasePrefix,
-      AUTH_GITHUB_CLIENT_ID: 'portico-image-test',
-      AUTH_GITHUB_CLIENT_SECRET: 'not-a-real-secret',
-      TECHDOCS_DIRECTORY: join(appDir, 'techdocs'),
+  backend = spawn(
+    'node',
+    ['packages/backend', '--config', 'app-config.production.yaml'],
+    {
+      cwd: appDir,
+      env: {
+        ...process.env,
+        NODE_ENV: 'production',
+        PORTICO_PORT: String(port),
+        PORTICO_BASE_URL: baseUrl,
+        POSTGRES_HOST: '127.0.0.1',
+        POSTGRES_PORT: '5432',
+        POSTGRES_USER: 'portico',
+        POSTGRES_PASSWORD: 'portico',
+        POSTGRES_DATABASE_PREFIX: databasePrefix,
+        AUTH_GITHUB_CLIENT_ID: 'portico-image-test',
+        AUTH_GITHUB_CLIENT_SECRET: 'not-a-real-secret',
+        TECHDOCS_DIRECTORY: join(appDir, 'techdocs'),
+      },
     },
-  });
+  );
   backend.stdout!.on('data', chunk => (backendOutput += chunk));
   backend.stderr!.on('data', chunk => (backendOutput += chunk));
 });
@@ -72,19 +98,27 @@ test.afterAll(async () => {
     .split('\n')
     .filter(Boolean);
   for (const name of databases) {
-    run('dropdb', ['--if-exists', '-h', '127.0.0.1', '-U', 'portico', name], root);
+    run(
+      'dropdb',
+      ['--if-exists', '-h', '127.0.0.1', '-U', 'portico', name],
+      root,
+    );
   }
   if (appDir) rmSync(appDir, { recursive: true, force: true });
 });
 
-test('the production bundle becomes ready on PostgreSQL', async ({ request }) => {
+test('the production bundle becomes ready on PostgreSQL', async ({
+  request,
+}) => {
   await expect
     .poll(
       async () => {
         if (backend?.exitCode !== null) {
           throw new Error(`the backend exited:\n${backendOutput.slice(-4000)}`);
         }
-        const res = await request.get(`${baseUrl}/.backstage/health/v1/readiness`).catch(() => undefined);
+        const res = await request
+          .get(`${baseUrl}/.backstage/health/v1/readiness`)
+          .catch(() => undefined);
         return res?.status();
       },
       { timeout: 180_000, intervals: [1_000] },
@@ -103,19 +137,26 @@ test('the production bundle becomes ready on PostgreSQL', async ({ request }) =>
   expect(catalogDatabase.toString().trim()).toBe('1');
 });
 
-test('an unauthenticated catalog request is refused with 401', async ({ request }) => {
+test('an unauthenticated catalog request is refused with 401', async ({
+  request,
+}) => {
   const res = await request.get(`${baseUrl}/api/catalog/entities`);
   expect(res.status()).toBe(401);
 });
 
-test('production has no guest sign-in, and offers GitHub instead', async ({ request }) => {
+test('production has no guest sign-in, and offers GitHub instead', async ({
+  request,
+}) => {
   const guest = await request.get(`${baseUrl}/api/auth/guest/refresh`, {
     headers: { 'X-Requested-With': 'XMLHttpRequest' },
   });
   expect(guest.status()).toBe(404);
-  const github = await request.get(`${baseUrl}/api/auth/github/start?env=production`, {
-    maxRedirects: 0,
-  });
+  const github = await request.get(
+    `${baseUrl}/api/auth/github/start?env=production`,
+    {
+      maxRedirects: 0,
+    },
+  );
   expect(github.status()).toBe(302);
   expect(github.headers().location).toContain('client_id=portico-image-test');
 });

@@ -3,43 +3,65 @@ import { expect, Page, test } from '@playwright/test';
 async function signInAsGuest(page: Page) {
   await page.goto('/');
   await page.getByRole('button', { name: 'Enter' }).click();
-  await expect(page.getByRole('link', { name: 'Catalog', exact: true })).toBeVisible();
+  await expect(
+    page.getByRole('link', { name: 'Catalog', exact: true }),
+  ).toBeVisible();
 }
 
 test.beforeEach(async ({ page }) => {
   await signInAsGuest(page);
 });
 
-test('the home page greets a guest with their team services, templates and links', async ({ page }) => {
+test('the home page greets a guest with their team services, templates and links', async ({
+  page,
+}) => {
   await expect(page).toHaveTitle(/Portico/);
   await expect(page.getByText('Your team’s services')).toBeVisible();
   // The guest is in platform-team, which owns the auth proxy.
   await expect(page.getByRole('link', { name: 'Auth proxy' })).toBeVisible();
   await expect(page.getByText('Golden paths')).toBeVisible();
-  await expect(page.getByRole('link', { name: 'Node.js service' })).toBeVisible();
+  await expect(
+    page.getByRole('link', { name: 'Node.js service' }),
+  ).toBeVisible();
 });
 
 test('the catalog lists the demo components', async ({ page }) => {
   await page.goto('/catalog');
   // The catalog opens on the guest's own components; the whole organisation is one click away.
   await page.getByRole('menuitem', { name: /^All/ }).click();
-  await expect(page.getByRole('link', { name: 'Checkout service' })).toBeVisible({
+  await expect(
+    page.getByRole('link', { name: 'Checkout service' }),
+  ).toBeVisible({
     timeout: 60_000,
   });
-  await expect(page.getByRole('link', { name: 'Payment gateway' })).toBeVisible();
+  await expect(
+    page.getByRole('link', { name: 'Payment gateway' }),
+  ).toBeVisible();
 });
 
-test('an entity page shows its relations and the API it provides', async ({ page }) => {
+test('an entity page shows its relations and the API it provides', async ({
+  page,
+}) => {
   await page.goto('/catalog/default/component/checkout-service');
-  await expect(page.getByRole('heading', { name: 'Checkout service' }).first()).toBeVisible();
+  await expect(
+    page.getByRole('heading', { name: 'Checkout service' }).first(),
+  ).toBeVisible();
   await expect(page.getByRole('heading', { name: 'Relations' })).toBeVisible();
   // The relations graph draws the neighbours of the entity by their titles.
-  await expect(page.locator('svg text', { hasText: 'Orders database' }).first()).toBeVisible();
-  await expect(page.locator('svg text', { hasText: 'Payment gateway' }).first()).toBeVisible();
-  await expect(page.getByRole('heading', { name: 'Provided APIs' })).toBeVisible();
+  await expect(
+    page.locator('svg text', { hasText: 'Orders database' }).first(),
+  ).toBeVisible();
+  await expect(
+    page.locator('svg text', { hasText: 'Payment gateway' }).first(),
+  ).toBeVisible();
+  await expect(
+    page.getByRole('heading', { name: 'Provided APIs' }),
+  ).toBeVisible();
   await page.getByRole('link', { name: 'Checkout API' }).first().click();
   await expect(page).toHaveURL(/\/catalog\/default\/api\/checkout-api/);
-  await expect(page.getByRole('heading', { name: 'Checkout API' }).first()).toBeVisible();
+  await expect(
+    page.getByRole('heading', { name: 'Checkout API' }).first(),
+  ).toBeVisible();
 });
 
 test('the Create page lists the golden-path templates', async ({ page }) => {
@@ -53,7 +75,9 @@ test('search finds a component by its name', async ({ page }) => {
   await expect(async () => {
     await page.goto('/search?query=checkout-service');
     await expect(
-      page.locator('a[href="/catalog/default/component/checkout-service"]').first(),
+      page
+        .locator('a[href="/catalog/default/component/checkout-service"]')
+        .first(),
     ).toBeVisible({ timeout: 5_000 });
   }).toPass({ timeout: 90_000, intervals: [5_000] });
 });

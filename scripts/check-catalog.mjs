@@ -6,11 +6,13 @@ import { parseAllDocuments } from 'yaml';
 
 function descriptorFiles(path) {
   if (!statSync(path).isDirectory()) return [path];
-  return readdirSync(path, { recursive: true })
-    .filter(name => /\.ya?ml$/.test(name))
-    // Template skeletons are templated text, not descriptors.
-    .filter(name => !name.split('/').includes('content'))
-    .map(name => join(path, name));
+  return (
+    readdirSync(path, { recursive: true })
+      .filter(name => /\.ya?ml$/.test(name))
+      // Template skeletons are templated text, not descriptors.
+      .filter(name => !name.split('/').includes('content'))
+      .map(name => join(path, name))
+  );
 }
 
 function problemsIn(file) {
@@ -45,7 +47,9 @@ for (const file of process.argv.slice(2).flatMap(descriptorFiles)) {
   if (problems.length === 0) continue;
   broken += 1;
   for (const { line, col, message } of problems) {
-    console.error(`✗ ${relative(process.cwd(), file)}:${line}:${col}: ${message}`);
+    console.error(
+      `✗ ${relative(process.cwd(), file)}:${line}:${col}: ${message}`,
+    );
   }
 }
 if (broken > 0) {

@@ -3,7 +3,8 @@
 // A suite whose report is missing (it crashed before writing one) counts as one failure.
 import { existsSync, readFileSync } from 'node:fs';
 
-const [checksPassed, checksFailed, jestReport, playwrightReport] = process.argv.slice(2);
+const [checksPassed, checksFailed, jestReport, playwrightReport] =
+  process.argv.slice(2);
 
 function readReport(path) {
   return existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : undefined;
@@ -26,7 +27,9 @@ function playwrightCounts(report) {
   return {
     passed: expected + flaky,
     failed: unexpected + setupFailures,
-    suite: `playwright: ${expected + flaky} passed, ${unexpected} failed, ${setupFailures} setup errors`,
+    suite: `playwright: ${
+      expected + flaky
+    } passed, ${unexpected} failed, ${setupFailures} setup errors`,
   };
 }
 

@@ -1,7 +1,4 @@
-import {
-  mockServices,
-  startTestBackend,
-} from '@backstage/backend-test-utils';
+import { mockServices, startTestBackend } from '@backstage/backend-test-utils';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createBackendModule } from '@backstage/backend-plugin-api';
 import { eventsServiceRef } from '@backstage/plugin-events-node';
@@ -11,14 +8,17 @@ import { join, relative, resolve } from 'node:path';
 import request from 'supertest';
 import catalogPlugin from '@backstage/plugin-catalog-backend';
 import scaffolderEntityModel from '@backstage/plugin-catalog-backend-module-scaffolder-entity-model';
-import { createPorticoTestDatabases } from './testing/databases';
+import { createPorticoTestDatabases } from './__testUtils__/databases';
 
 jest.setTimeout(120_000);
 
 const repoRoot = resolve(__dirname, '../../..');
 const databases = createPorticoTestDatabases();
 
-async function waitFor<T>(probe: () => Promise<T | undefined>, what: string): Promise<T> {
+async function waitFor<T>(
+  probe: () => Promise<T | undefined>,
+  what: string,
+): Promise<T> {
   const deadline = Date.now() + 60_000;
   for (;;) {
     const value = await probe();
@@ -29,12 +29,6 @@ async function waitFor<T>(probe: () => Promise<T | undefined>, what: string): Pr
 }
 
 describe('the demo catalog', () => {
-  it('runs on PostgreSQL in ./portico test', () => {
-    expect(databases.eachSupportedId().map(([id]) => id)).toEqual(
-      process.env.PORTICO_TEST_REQUIRE_POSTGRES ? ['POSTGRES_15', 'SQLITE_3'] : expect.anything(),
-    );
-  });
-
   it.each(databases.eachSupportedId())(
     'loads the demo catalog, and a broken file is reported by name while every other file loads (%p)',
     async databaseId => {
@@ -45,16 +39,23 @@ describe('the demo catalog', () => {
       for (const dir of ['catalog', 'templates']) {
         cpSync(join(repoRoot, dir), join(copy, dir), { recursive: true });
       }
-      cpSync(join(repoRoot, 'catalog-info.yaml'), join(copy, 'catalog-info.yaml'));
+      cpSync(
+        join(repoRoot, 'catalog-info.yaml'),
+        join(copy, 'catalog-info.yaml'),
+      );
       writeFileSync(
         join(copy, 'catalog/entities/components-analytics.yaml'),
         'apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: [unclosed\n',
       );
-      const devConfig = parse(readFileSync(join(repoRoot, 'app-config.yaml'), 'utf8'));
-      const locations = devConfig.catalog.locations.map((location: { target: string }) => ({
-        ...location,
-        target: join(copy, relative('../..', location.target)),
-      }));
+      const devConfig = parse(
+        readFileSync(join(repoRoot, 'app-config.yaml'), 'utf8'),
+      );
+      const locations = devConfig.catalog.locations.map(
+        (location: { target: string }) => ({
+          ...location,
+          target: join(copy, relative('../..', location.target)),
+        }),
+      );
 
       const reportedErrors: string[] = [];
       const catalogErrorsCollector = createBackendModule({
@@ -72,7 +73,9 @@ describe('the demo catalog', () => {
                     location?: string;
                     errors: Error[];
                   };
-                  reportedErrors.push(...errors.map(e => `${location}: ${e.message}`));
+                  reportedErrors.push(
+                    ...errors.map(e => `${location}: ${e.message}`),
+                  );
                 },
               });
             },
@@ -98,7 +101,9 @@ describe('the demo catalog', () => {
         ],
       });
       const api = (path: string) =>
-        request(server).get(`/api/catalog${path}`).set('Authorization', 'Bearer mock-user-token');
+        request(server)
+          .get(`/api/catalog${path}`)
+          .set('Authorization', 'Bearer mock-user-token');
       const entity = (path: string) =>
         waitFor(async () => {
           const res = await api(`/entities/by-name/${path}`);
@@ -107,27 +112,36 @@ describe('the demo catalog', () => {
 
       const checkout = await waitFor(async () => {
         const body = await entity('component/default/checkout-service');
-        return body.relations?.some((r: any) => r.type === 'providesApi') ? body : undefined;
+        return body.relations?.some((r: any) => r.type === 'providesApi')
+          ? body
+          : undefined;
       }, 'checkout-service with its relations');
-      expect(checkout.relations.map((r: any) => `${r.type} ${r.targetRef}`)).toEqual(
+      expect(
+        checkout.relations.map((r: any) => `${r.type} ${r.targetRef}`),
+      ).toEqual(
         expect.arrayContaining([
           'providesApi api:default/checkout-api',
           'dependsOn resource:default/orders-db',
           'ownedBy group:default/payments-team',
         ]),
       );
-      expect((await entity('api/default/checkout-api')).spec.definition).toMatch(/^openapi: 3/m);
+      expect(
+        (await entity('api/default/checkout-api')).spec.definition,
+      ).toMatch(/^openapi: 3/m);
       await entity('template/default/node-service');
       await entity('user/default/guest');
       await entity('component/default/portico');
 
       const brokenFileError = await waitFor(
-        async () => reportedErrors.find(e => e.includes('components-analytics.yaml')),
+        async () =>
+          reportedErrors.find(e => e.includes('components-analytics.yaml')),
         'the error of the broken file',
       );
       expect(brokenFileError).toMatch(/YAML/i);
 
-      const components = await api('/entities/by-query?filter=kind=component&limit=0');
+      const components = await api(
+        '/entities/by-query?filter=kind=component&limit=0',
+      );
       expect(components.body.totalItems).toBeGreaterThanOrEqual(15);
     },
   );

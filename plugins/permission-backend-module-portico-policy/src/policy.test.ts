@@ -16,7 +16,10 @@ function userOwning(...ownershipEntityRefs: string[]): PolicyQueryUser {
 
 describe('PorticoPermissionPolicy', () => {
   const policy = new PorticoPermissionPolicy(['group:default/Platform-Team']);
-  const developer = userOwning('user:default/ada', 'group:default/payments-team');
+  const developer = userOwning(
+    'user:default/ada',
+    'group:default/payments-team',
+  );
   const admin = userOwning('user:default/guest', 'group:default/platform-team');
 
   it('lets any signed-in user read entities and register locations', async () => {

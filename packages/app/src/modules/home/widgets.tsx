@@ -40,7 +40,14 @@ export const MyTeamServices = () => {
     const { ownershipEntityRefs } = await identityApi.getBackstageIdentity();
     const { items } = await catalogApi.getEntities({
       filter: { kind: 'Component', 'relations.ownedBy': ownershipEntityRefs },
-      fields: ['kind', 'metadata.name', 'metadata.namespace', 'metadata.title', 'spec.type', 'spec.lifecycle'],
+      fields: [
+        'kind',
+        'metadata.name',
+        'metadata.namespace',
+        'metadata.title',
+        'spec.type',
+        'spec.lifecycle',
+      ],
       order: { field: 'metadata.name', order: 'asc' },
     });
     return items;
@@ -52,11 +59,14 @@ export const MyTeamServices = () => {
       error={error}
       empty={
         <>
-          Your teams own no components yet. <Link href="/create">Create one</Link>{' '}
-          or <Link href="/catalog-import">register an existing repository</Link>.
+          Your teams own no components yet.{' '}
+          <Link href="/create">Create one</Link> or{' '}
+          <Link href="/catalog-import">register an existing repository</Link>.
         </>
       }
-      detail={entity => `${entity.spec?.type ?? ''} · ${entity.spec?.lifecycle ?? ''}`}
+      detail={entity =>
+        `${entity.spec?.type ?? ''} · ${entity.spec?.lifecycle ?? ''}`
+      }
     />
   );
 };
@@ -79,7 +89,9 @@ export const GoldenPaths = () => {
       {value.map(template => (
         <Flex key={template.metadata.name} direction="column" gap="0">
           <Link
-            href={`/create/templates/${template.metadata.namespace ?? 'default'}/${template.metadata.name}`}
+            href={`/create/templates/${
+              template.metadata.namespace ?? 'default'
+            }/${template.metadata.name}`}
           >
             {template.metadata.title ?? template.metadata.name}
           </Link>
@@ -97,8 +109,16 @@ export const Documentation = () => {
   const catalogApi = useApi(catalogApiRef);
   const { value, loading, error } = useAsync(async () => {
     const { items } = await catalogApi.getEntities({
-      filter: { 'metadata.annotations.backstage.io/techdocs-ref': CATALOG_FILTER_EXISTS },
-      fields: ['kind', 'metadata.name', 'metadata.namespace', 'metadata.title', 'metadata.description'],
+      filter: {
+        'metadata.annotations.backstage.io/techdocs-ref': CATALOG_FILTER_EXISTS,
+      },
+      fields: [
+        'kind',
+        'metadata.name',
+        'metadata.namespace',
+        'metadata.title',
+        'metadata.description',
+      ],
       limit: 8,
     });
     return items;
@@ -110,8 +130,9 @@ export const Documentation = () => {
       error={error}
       empty={
         <>
-          No documentation yet: add <code>backstage.io/techdocs-ref: dir:.</code> to a
-          catalog-info.yaml next to a mkdocs.yml. <Link href="/docs">All docs</Link>
+          No documentation yet: add{' '}
+          <code>backstage.io/techdocs-ref: dir:.</code> to a catalog-info.yaml
+          next to a mkdocs.yml. <Link href="/docs">All docs</Link>
         </>
       }
       detail={entity => entity.metadata.description ?? ''}

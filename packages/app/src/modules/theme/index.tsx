@@ -14,11 +14,23 @@ const brand = { deep: '#0f3d3e', teal: '#1f7a6d', mint: '#8fd8c6' };
 
 const pageTheme = {
   home: genPageTheme({ colors: [brand.deep, brand.teal], shape: shapes.wave }),
-  documentation: genPageTheme({ colors: [brand.deep, '#2d6a8f'], shape: shapes.wave2 }),
+  documentation: genPageTheme({
+    colors: [brand.deep, '#2d6a8f'],
+    shape: shapes.wave2,
+  }),
   tool: genPageTheme({ colors: [brand.deep, '#5a4b8a'], shape: shapes.round }),
-  service: genPageTheme({ colors: [brand.deep, brand.teal], shape: shapes.wave }),
-  website: genPageTheme({ colors: [brand.deep, '#2d6a8f'], shape: shapes.wave }),
-  library: genPageTheme({ colors: [brand.deep, '#6b5b2e'], shape: shapes.wave }),
+  service: genPageTheme({
+    colors: [brand.deep, brand.teal],
+    shape: shapes.wave,
+  }),
+  website: genPageTheme({
+    colors: [brand.deep, '#2d6a8f'],
+    shape: shapes.wave,
+  }),
+  library: genPageTheme({
+    colors: [brand.deep, '#6b5b2e'],
+    shape: shapes.wave,
+  }),
   other: genPageTheme({ colors: [brand.deep, '#3f4f5f'], shape: shapes.wave }),
   app: genPageTheme({ colors: [brand.deep, brand.teal], shape: shapes.wave }),
   apis: genPageTheme({ colors: [brand.deep, '#7a4f1f'], shape: shapes.wave2 }),

@@ -7,7 +7,10 @@ import { TestDatabases } from '@backstage/backend-test-utils';
  */
 export function createPorticoTestDatabases(): TestDatabases {
   const databases = TestDatabases.create({ ids: ['POSTGRES_15', 'SQLITE_3'] });
-  if (process.env.PORTICO_TEST_REQUIRE_POSTGRES && !databases.supports('POSTGRES_15')) {
+  if (
+    process.env.PORTICO_TEST_REQUIRE_POSTGRES &&
+    !databases.supports('POSTGRES_15')
+  ) {
     throw new Error(
       'PostgreSQL 15 is required: set BACKSTAGE_TEST_DATABASE_POSTGRES15_CONNECTION_STRING (./portico test does)',
     );
