@@ -4,6 +4,13 @@
 #     -e AUTH_GITHUB_CLIENT_ID=... -e AUTH_GITHUB_CLIENT_SECRET=... portico
 # `./portico test` proves the same steps without Docker (e2e/image.spec.ts).
 
+# The toolchain for native modules (better-sqlite3 compiles in both the build and the runtime stage).
+FROM node:22-bookworm-slim AS base
+ENV PYTHON=/usr/bin/python3
+RUN apt-get update && \
+    apt-get install -y --no-install-recommends python3 g++ build-essential && \
+    rm -rf /var/lib/apt/lists/*
+
 # Stage 1: only the package.json files, so the dependency layer is cached until one of them changes.
 FROM node:22-bookworm-slim AS packages
 WORKDIR /app
@@ -14,11 +21,7 @@ COPY plugins plugins
 RUN find packages plugins \! -name "package.json" -mindepth 2 -maxdepth 2 -exec rm -rf {} \+
 
 # Stage 2: install everything, type check, and build the backend bundle (which builds the frontend too).
-FROM node:22-bookworm-slim AS build
-ENV PYTHON=/usr/bin/python3
-RUN apt-get update && \
-    apt-get install -y --no-install-recommends python3 g++ build-essential && \
-    rm -rf /var/lib/apt/lists/*
+FROM base AS build
 USER node
 WORKDIR /app
 COPY --from=packages --chown=node:node /app .
@@ -31,12 +34,8 @@ RUN mkdir packages/backend/dist/skeleton packages/backend/dist/bundle && \
     tar xzf packages/backend/dist/bundle.tar.gz -C packages/backend/dist/bundle
 
 # Stage 3: the runtime, with production dependencies only.
-FROM node:22-bookworm-slim
-ENV PYTHON=/usr/bin/python3
-# better-sqlite3 compiles here; it is a backend dependency even though production runs on PostgreSQL.
-RUN apt-get update && \
-    apt-get install -y --no-install-recommends python3 g++ build-essential && \
-    rm -rf /var/lib/apt/lists/*
+# better-sqlite3 is a backend dependency even though production runs on PostgreSQL.
+FROM base
 USER node
 WORKDIR /app
 COPY --from=build --chown=node:node /app/.yarn ./.yarn

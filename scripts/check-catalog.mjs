@@ -1,10 +1,15 @@
 // Reports descriptor files that the catalog will not be able to read, naming the file, line and reason.
 // Usage: node scripts/check-catalog.mjs <file or folder>...   Exit code 1 when any file is broken.
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 
 function descriptorFiles(path) {
+  if (!existsSync(path)) {
+    console.error(`✗ ${path}: no such file or folder`);
+    process.exitCode = 1;
+    return [];
+  }
   if (!statSync(path).isDirectory()) return [path];
   return (
     readdirSync(path, { recursive: true })
@@ -23,12 +28,19 @@ function problemsIn(file) {
       const [line, col] = error.linePos?.[0]
         ? [error.linePos[0].line, error.linePos[0].col]
         : [0, 0];
-      problems.push({ line, col, message: error.message.split('\n')[0] });
+      problems.push({ line, col, message: error.message.split('\n')[0].replace(/:$/, '') });
     }
     if (doc.errors.length) continue;
-    const entity = doc.toJS();
-    if (entity === null) continue;
     const line = text.slice(0, doc.range[0]).split('\n').length;
+    let entity;
+    try {
+      // A low alias budget turns an alias bomb into an error instead of exhausting memory.
+      entity = doc.toJS({ maxAliasCount: 100 });
+    } catch (error) {
+      problems.push({ line, col: 1, message: error.message });
+      continue;
+    }
+    if (entity === null) continue;
     for (const field of ['apiVersion', 'kind']) {
       if (typeof entity?.[field] !== 'string') {
         problems.push({ line, col: 1, message: `document has no ${field}` });

@@ -1,43 +1,52 @@
 import { createFrontendModule } from '@backstage/frontend-plugin-api';
 import { HomePageWidgetBlueprint } from '@backstage/plugin-home-react/alpha';
 
-const myTeamServices = HomePageWidgetBlueprint.make({
-  name: 'my-team-services',
-  params: {
-    name: 'PorticoMyTeamServices',
-    title: 'Your team’s services',
-    description: 'Components owned by you and your teams',
-    components: async () => ({
-      Content: (await import('./widgets')).MyTeamServices,
-    }),
-  },
-});
+type WidgetName = keyof typeof import('./widgets');
 
-const goldenPaths = HomePageWidgetBlueprint.make({
-  name: 'golden-paths',
-  params: {
-    name: 'PorticoTemplates',
-    title: 'Golden paths',
-    description: 'Software templates to start a new service or site',
-    components: async () => ({
-      Content: (await import('./widgets')).GoldenPaths,
-    }),
-  },
-});
-
-const documentation = HomePageWidgetBlueprint.make({
-  name: 'documentation',
-  params: {
-    name: 'PorticoDocs',
-    title: 'Documentation',
-    description: 'Services and sites that publish TechDocs',
-    components: async () => ({
-      Content: (await import('./widgets')).Documentation,
-    }),
-  },
-});
+/** A home page widget whose content is loaded lazily from ./widgets. */
+function homeWidget(options: {
+  name: string;
+  component: WidgetName;
+  layoutName: string;
+  title: string;
+  description: string;
+}) {
+  return HomePageWidgetBlueprint.make({
+    name: options.name,
+    params: {
+      name: options.layoutName,
+      title: options.title,
+      description: options.description,
+      components: async () => ({
+        Content: (await import('./widgets'))[options.component],
+      }),
+    },
+  });
+}
 
 export const homeModule = createFrontendModule({
   pluginId: 'home',
-  extensions: [myTeamServices, goldenPaths, documentation],
+  extensions: [
+    homeWidget({
+      name: 'my-team-services',
+      component: 'MyTeamServices',
+      layoutName: 'PorticoMyTeamServices',
+      title: 'Your team’s services',
+      description: 'Components owned by you and your teams',
+    }),
+    homeWidget({
+      name: 'golden-paths',
+      component: 'GoldenPaths',
+      layoutName: 'PorticoTemplates',
+      title: 'Golden paths',
+      description: 'Software templates to start a new service or site',
+    }),
+    homeWidget({
+      name: 'documentation',
+      component: 'Documentation',
+      layoutName: 'PorticoDocs',
+      title: 'Documentation',
+      description: 'Services and sites that publish TechDocs',
+    }),
+  ],
 });

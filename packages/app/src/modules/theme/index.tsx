@@ -5,8 +5,10 @@ import {
   genPageTheme,
   palettes,
   shapes,
+  UnifiedTheme,
   UnifiedThemeProvider,
 } from '@backstage/theme';
+import { ReactElement } from 'react';
 import LightIcon from '@material-ui/icons/WbSunny';
 import DarkIcon from '@material-ui/icons/Brightness2';
 
@@ -66,37 +68,32 @@ const porticoDark = createUnifiedTheme({
   pageTheme,
 });
 
-const lightTheme = ThemeBlueprint.make({
-  name: 'portico-light',
-  params: {
-    theme: {
-      id: 'portico-light',
-      title: 'Portico light',
-      variant: 'light',
-      icon: <LightIcon />,
-      Provider: ({ children }) => (
-        <UnifiedThemeProvider theme={porticoLight} children={children} />
-      ),
+function porticoTheme(
+  variant: 'light' | 'dark',
+  theme: UnifiedTheme,
+  icon: ReactElement,
+) {
+  const id = `portico-${variant}`;
+  return ThemeBlueprint.make({
+    name: id,
+    params: {
+      theme: {
+        id,
+        title: `Portico ${variant}`,
+        variant,
+        icon,
+        Provider: ({ children }) => (
+          <UnifiedThemeProvider theme={theme} children={children} />
+        ),
+      },
     },
-  },
-});
-
-const darkTheme = ThemeBlueprint.make({
-  name: 'portico-dark',
-  params: {
-    theme: {
-      id: 'portico-dark',
-      title: 'Portico dark',
-      variant: 'dark',
-      icon: <DarkIcon />,
-      Provider: ({ children }) => (
-        <UnifiedThemeProvider theme={porticoDark} children={children} />
-      ),
-    },
-  },
-});
+  });
+}
 
 export const themeModule = createFrontendModule({
   pluginId: 'app',
-  extensions: [lightTheme, darkTheme],
+  extensions: [
+    porticoTheme('light', porticoLight, <LightIcon />),
+    porticoTheme('dark', porticoDark, <DarkIcon />),
+  ],
 });
