@@ -40,26 +40,28 @@ portico_start() {
   trap 'kill -TERM -- -'"$portal"' 2>/dev/null; wait '"$portal"' 2>/dev/null; exit 0' INT TERM
   trap 'kill -TERM -- -'"$portal"' 2>/dev/null' EXIT
 
+  local launched=$SECONDS
   printf '%s▸ Start backend on :%s%s ' "$bold" "$backend_port" "$reset"
   wait_for_url "http://localhost:$backend_port/.backstage/health/v1/readiness" 180 "$portal" || {
     printf '%s✗%s\n' "$red" "$reset"
     tail -n 40 "$log" | sed 's/^/    /'
     fail "the backend did not become ready" "full log: $log"
   }
-  printf '%s✓%s %s(%ss)%s\n' "$green" "$reset" "$dim" "$((SECONDS - started))" "$reset"
+  printf '%s✓%s %s(%ss)%s\n' "$green" "$reset" "$dim" "$((SECONDS - launched))" "$reset"
   printf '%s▸ Start frontend on :%s%s ' "$bold" "$app_port" "$reset"
   wait_for_url "http://localhost:$app_port" 180 "$portal" || {
     printf '%s✗%s\n' "$red" "$reset"
     tail -n 40 "$log" | sed 's/^/    /'
     fail "the frontend did not start" "full log: $log"
   }
-  printf '%s✓%s %s(%ss)%s\n' "$green" "$reset" "$dim" "$((SECONDS - started))" "$reset"
+  printf '%s✓%s %s(%ss)%s\n' "$green" "$reset" "$dim" "$((SECONDS - launched))" "$reset"
 
   report_catalog "http://localhost:$backend_port"
   say ""
-  say "${green}${bold}Portico is ready: http://localhost:$app_port${reset} (sign in as guest; $((SECONDS - started))s)"
+  say "${green}${bold}Portico is ready: http://localhost:$app_port${reset} (sign in as guest; $((SECONDS - started))s in all)"
   say "${dim}Logs follow (also in $log). Ctrl-C stops Portico.${reset}"
-  tail -n 0 -f "$log" --pid="$portal" || true
+  tail -n 0 -f "$log" --pid="$portal" &
+  # `wait`, unlike a foreground command, lets the INT/TERM trap run as soon as the signal arrives.
   wait "$portal"
 }
 
