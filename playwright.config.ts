@@ -1,5 +1,7 @@
 import { defineConfig } from '@playwright/test';
-import { resolve } from 'node:path';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 
 // The portal under test runs on its own ports with an in-memory database, so `./portico start`
 // can keep running beside the tests.
@@ -7,6 +9,10 @@ const appUrl = 'http://localhost:3100';
 const configs = ['app-config.yaml', 'e2e/app-config.e2e.yaml']
   .map(file => `--config ${resolve(__dirname, file)}`)
   .join(' ');
+
+process.env.PORTICO_E2E_TECHDOCS_DIR ??= mkdtempSync(
+  join(tmpdir(), 'portico-e2e-techdocs-'),
+);
 
 export default defineConfig({
   testDir: 'e2e',

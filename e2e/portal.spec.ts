@@ -64,6 +64,20 @@ test('an entity page shows its relations and the API it provides', async ({
   ).toBeVisible();
 });
 
+test('a component’s TechDocs are built and shown', async ({ page }) => {
+  await page.goto('/docs/default/component/checkout-service');
+  // The first visit builds the site with mkdocs, then shows it.
+  await expect(
+    page.getByRole('heading', { name: 'What happens at checkout' }),
+  ).toBeVisible({
+    timeout: 90_000,
+  });
+  await page.getByRole('link', { name: 'Runbook' }).first().click();
+  await expect(
+    page.getByRole('heading', { name: /Orders stuck/ }),
+  ).toBeVisible();
+});
+
 test('the Create page lists the golden-path templates', async ({ page }) => {
   await page.goto('/create');
   await expect(page.getByText('Node.js service').first()).toBeVisible();

@@ -14,8 +14,12 @@ function descriptorFiles(path) {
   return (
     readdirSync(path, { recursive: true })
       .filter(name => /\.ya?ml$/.test(name))
-      // Template skeletons are templated text, not descriptors.
-      .filter(name => !name.split('/').includes('content'))
+      // Template skeletons (content/) are templated text and TechDocs sites (docs/) are mkdocs
+      // projects: neither holds descriptors.
+      .filter(
+        name =>
+          !name.split('/').some(part => part === 'content' || part === 'docs'),
+      )
       .map(name => join(path, name))
   );
 }
@@ -28,7 +32,11 @@ function problemsIn(file) {
       const [line, col] = error.linePos?.[0]
         ? [error.linePos[0].line, error.linePos[0].col]
         : [0, 0];
-      problems.push({ line, col, message: error.message.split('\n')[0].replace(/:$/, '') });
+      problems.push({
+        line,
+        col,
+        message: error.message.split('\n')[0].replace(/:$/, ''),
+      });
     }
     if (doc.errors.length) continue;
     const line = text.slice(0, doc.range[0]).split('\n').length;

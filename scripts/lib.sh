@@ -145,6 +145,16 @@ ensure_postgres() {
       "allow password sign-in for 127.0.0.1 in pg_hba.conf (scram-sha-256) and reload PostgreSQL"
 }
 
+# TechDocs builds docs with mkdocs on the host. Optional: without it the portal runs and docs say why.
+ensure_mkdocs() {
+  command -v mkdocs >/dev/null && return
+  if [ "$(id -u)" = 0 ]; then
+    install_packages "mkdocs for TechDocs" mkdocs mkdocs-material
+  else
+    say "${dim}TechDocs pages will not build until mkdocs is installed: sudo apt-get install -y mkdocs mkdocs-material${reset}"
+  fi
+}
+
 ensure_chromium() {
   [ -x /usr/bin/chromium ] || install_packages "Chromium for the end-to-end tests" chromium
 }

@@ -11,6 +11,7 @@ portico_start() {
   local app_port="${PORTICO_APP_PORT:-3000}" backend_port="${PORTICO_BACKEND_PORT:-7007}"
   local started=$SECONDS
   bootstrap
+  ensure_mkdocs
   ensure_port_free "$app_port" "frontend"
   ensure_port_free "$backend_port" "backend"
 

@@ -6,6 +6,7 @@ portico_test() {
   bootstrap
   ensure_postgres
   ensure_chromium
+  ensure_mkdocs
   rm -rf "$reports"
   mkdir -p "$reports"
 
