@@ -8,7 +8,7 @@ import { join, relative, resolve } from 'node:path';
 import request from 'supertest';
 import catalogPlugin from '@backstage/plugin-catalog-backend';
 import scaffolderEntityModel from '@backstage/plugin-catalog-backend-module-scaffolder-entity-model';
-import { createPorticoTestDatabases } from './__testUtils__/databases';
+import { createPorticoTestDatabases } from '@internal/portico-backend-test-utils';
 
 jest.setTimeout(120_000);
 

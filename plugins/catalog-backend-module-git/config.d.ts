@@ -1,0 +1,31 @@
+import { SchedulerServiceTaskScheduleDefinitionConfig } from '@backstage/backend-plugin-api';
+
+export interface Config {
+  catalog?: {
+    providers?: {
+      /** Portico's Git ingestion: descriptor files from any Git server. One entry per provider id. */
+      git?: {
+        [providerId: string]: {
+          /** Full remote URLs (https, ssh, git or file), without credentials. */
+          remotes?: string[];
+          /** A URL prefix that `repositories` are appended to, e.g. `https://git.example.com/platform/`. */
+          remotePrefix?: string;
+          /** Repository names under `remotePrefix`. */
+          repositories?: string[];
+          /** Branch to read; the remote's HEAD when omitted. */
+          branch?: string;
+          /** Globs of descriptor files, relative to the repository root. */
+          files?: string[];
+          /**
+           * Token for https remotes, sent as HTTP basic auth.
+           * @visibility secret
+           */
+          token?: string;
+          /** Seconds a single git command may take. Default 120. */
+          timeoutSeconds?: number;
+          schedule?: SchedulerServiceTaskScheduleDefinitionConfig;
+        };
+      };
+    };
+  };
+}

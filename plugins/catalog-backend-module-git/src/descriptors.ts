@@ -1,0 +1,458 @@
+import { posix } from 'path';
+import { Entity } from '@backstage/catalog-model';
+import {
+  CST,
+  Document,
+  isScalar,
+  LineCounter,
+  parseAllDocuments,
+  parseDocument,
+  Parser,
+  visit,
+  YAMLError,
+  YAMLMap,
+} from 'yaml';
+
+/** Reads a file of the same repository, by path relative to the repository root ('/'-separated, already normalised, never starting with '/' or '..'). Resolves undefined when there is no such regular file (missing, a directory, or a symlink — the caller refuses symlinks). */
+export type ReadRepositoryFile = (path: string) => Promise<Buffer | undefined>;
+
+export interface DescriptorError {
+  /** Repository-relative path of the file the problem is in (the descriptor, or the placeholder's target). */
+  file: string;
+  /** 1-based line in the descriptor, when known. */
+  line?: number;
+  message: string;
+}
+
+export interface ParsedDescriptor {
+  entities: Entity[];
+  errors: DescriptorError[];
+}
+
+export const DEFAULT_MAX_DESCRIPTOR_BYTES = 1024 * 1024; // 1 MiB
+
+// Enough for ordinary anchor reuse, far too few for a "billion laughs" expansion.
+const MAX_ALIAS_COUNT = 100;
+
+// Far deeper than any real entity, far shallower than what exhausts the stack.
+const MAX_NESTING_DEPTH = 100;
+const TOO_DEEP = `nests collections more than ${MAX_NESTING_DEPTH} levels deep`;
+
+const PLACEHOLDER_KINDS = ['$text', '$json', '$yaml'] as const;
+type PlaceholderKind = (typeof PLACEHOLDER_KINDS)[number];
+
+interface Placeholder {
+  node: YAMLMap;
+  kind: PlaceholderKind;
+  /** Repository-relative path of the referenced file. */
+  target: string;
+  line?: number;
+}
+
+type TargetContent =
+  | { ok: true; value: unknown }
+  | { ok: false; problem: string; inTarget: boolean };
+
+type TargetLoader = (
+  kind: PlaceholderKind,
+  target: string,
+) => Promise<TargetContent>;
+
+interface DescriptorContext {
+  path: string;
+  lineAt: (offset: number | undefined) => number | undefined;
+  loadTarget: TargetLoader;
+  errors: DescriptorError[];
+}
+
+/**
+ * Turns one descriptor file into entities, or into errors. All-or-nothing: any
+ * error empties `entities`, so the caller can keep the file's last good version.
+ * Rejects only when `readFile` does, as that is not a problem of the file.
+ */
+export async function parseDescriptor(options: {
+  /** Repository-relative path of the descriptor, e.g. 'catalog-info.yaml' or 'services/a/.backstage/b.yaml'. */
+  path: string;
+  content: Buffer;
+  readFile: ReadRepositoryFile;
+  maxBytes?: number; // default DEFAULT_MAX_DESCRIPTOR_BYTES; also the limit for each placeholder target
+}): Promise<ParsedDescriptor> {
+  const {
+    path,
+    content,
+    readFile,
+    maxBytes = DEFAULT_MAX_DESCRIPTOR_BYTES,
+  } = options;
+
+  // Checked before decoding so an oversized file costs nothing to reject.
+  if (content.length > maxBytes) {
+    const message = `descriptor is ${formatSize(
+      content.length,
+    )}, over the ${formatSize(maxBytes)} limit`;
+    return { entities: [], errors: [{ file: path, message }] };
+  }
+
+  const text = decodeText(content);
+  if (nestsTooDeeply(text)) {
+    return {
+      entities: [],
+      errors: [{ file: path, message: `descriptor ${TOO_DEEP}` }],
+    };
+  }
+  const lineCounter = new LineCounter();
+  const documents = parseAllDocuments(text, { lineCounter });
+
+  const context: DescriptorContext = {
+    path,
+    lineAt: offset =>
+      offset === undefined ? undefined : lineCounter.linePos(offset).line,
+    loadTarget: createTargetLoader(readFile, maxBytes),
+    errors: [],
+  };
+
+  // A stream without documents can still carry directive errors.
+  if ('empty' in documents) {
+    context.errors.push(...documents.errors.map(e => syntaxError(path, e)));
+  }
+
+  const entities: Entity[] = [];
+  for (const document of documents) {
+    const entity = await readDocument(document, context);
+    if (entity) {
+      entities.push(entity);
+    }
+  }
+
+  return context.errors.length
+    ? { entities: [], errors: context.errors }
+    : { entities, errors: [] };
+}
+
+/** Returns the document's entity, or undefined when it is empty or has errors (recorded in the context). */
+async function readDocument(
+  document: Document.Parsed,
+  context: DescriptorContext,
+): Promise<Entity | undefined> {
+  const { path, errors } = context;
+  if (document.errors.length) {
+    errors.push(...document.errors.map(e => syntaxError(path, e)));
+    return undefined;
+  }
+
+  const line = context.lineAt(document.range[0]);
+  const where = `document starting at line ${line}`;
+  const errorCountBefore = errors.length;
+  const placeholders = findPlaceholders(document, context);
+  const replacements = await resolvePlaceholders(placeholders, context);
+  let value: unknown;
+  try {
+    substitutePlaceholders(document, replacements);
+    value = document.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (error) {
+    // Alias bombs and unresolvable aliases end up here.
+    errors.push({
+      file: path,
+      line,
+      message: `${where}: ${describeError(error)}`,
+    });
+    return undefined;
+  }
+
+  if (
+    errors.length > errorCountBefore ||
+    value === null ||
+    value === undefined
+  ) {
+    return undefined;
+  }
+  const problem = describeShapeProblem(value);
+  if (problem) {
+    errors.push({ file: path, line, message: `${where} ${problem}` });
+    return undefined;
+  }
+  // Only the fields above are checked; the catalog validates the rest.
+  return value as Entity;
+}
+
+/** Collects well-formed placeholders, recording malformed ones as errors. Never looks inside a placeholder. */
+function findPlaceholders(
+  document: Document.Parsed,
+  context: DescriptorContext,
+): Placeholder[] {
+  const { path, errors } = context;
+  const placeholders: Placeholder[] = [];
+  visit(document, {
+    Map(_key, node) {
+      const kind = node.items
+        .map(pair => (isScalar(pair.key) ? pair.key.value : undefined))
+        .find(isPlaceholderKind);
+      if (!kind) {
+        return undefined;
+      }
+      const line = context.lineAt(node.range?.[0]);
+      if (node.items.length > 1) {
+        errors.push({
+          file: path,
+          line,
+          message: `${kind} placeholder must be the only key in its mapping`,
+        });
+        return visit.SKIP;
+      }
+      const reference = node.items[0].value;
+      if (
+        !isScalar(reference) ||
+        typeof reference.value !== 'string' ||
+        !reference.value
+      ) {
+        errors.push({
+          file: path,
+          line,
+          message: `${kind} placeholder must have a file path as its value`,
+        });
+        return visit.SKIP;
+      }
+      const target = resolveTarget(path, reference.value);
+      if (target.ok) {
+        placeholders.push({ node, kind, target: target.path, line });
+      } else {
+        errors.push({
+          file: path,
+          line,
+          message: `${kind} placeholder path ${reference.value} ${target.problem}`,
+        });
+      }
+      return visit.SKIP;
+    },
+  });
+  return placeholders;
+}
+
+/** Maps each placeholder node to its substitute value; failures are recorded in the context instead. */
+async function resolvePlaceholders(
+  placeholders: Placeholder[],
+  context: DescriptorContext,
+): Promise<Map<YAMLMap, unknown>> {
+  const replacements = new Map<YAMLMap, unknown>();
+  for (const { node, kind, target, line } of placeholders) {
+    const content = await context.loadTarget(kind, target);
+    if (content.ok) {
+      replacements.set(node, content.value);
+      continue;
+    }
+    const message = `${kind} placeholder target ${target} ${content.problem}`;
+    context.errors.push(
+      content.inTarget
+        ? {
+            file: target,
+            // `line` belongs to the descriptor, so the reference goes in the message.
+            message: `${message} (referenced from ${context.path} line ${line})`,
+          }
+        : { file: context.path, line, message },
+    );
+  }
+  return replacements;
+}
+
+function substitutePlaceholders(
+  document: Document.Parsed,
+  replacements: Map<YAMLMap, unknown>,
+) {
+  visit(document, {
+    Map(_key, node) {
+      if (!replacements.has(node)) {
+        return undefined;
+      }
+      const replacement = document.createNode(replacements.get(node), {
+        aliasDuplicateObjects: false,
+      });
+      // Aliases find their target by anchor name, so the substitute keeps it.
+      replacement.anchor = node.anchor;
+      return replacement;
+    },
+  });
+}
+
+/** Resolves a placeholder path against the descriptor's directory, refusing anything outside the repository. */
+function resolveTarget(
+  descriptorPath: string,
+  reference: string,
+): { ok: true; path: string } | { ok: false; problem: string } {
+  if (reference.includes('://')) {
+    return {
+      ok: false,
+      problem: 'is a URL; only files of the same repository can be referenced',
+    };
+  }
+  if (posix.isAbsolute(reference)) {
+    return {
+      ok: false,
+      problem: 'is absolute; use a path relative to the descriptor',
+    };
+  }
+  const path = posix.join(posix.dirname(descriptorPath), reference);
+  if (path === '..' || path.startsWith('../')) {
+    return { ok: false, problem: 'climbs out of the repository' };
+  }
+  return { ok: true, path };
+}
+
+/** Reads and parses placeholder targets, once per kind and path however often a file references them. */
+function createTargetLoader(
+  readFile: ReadRepositoryFile,
+  maxBytes: number,
+): TargetLoader {
+  const loaded = new Map<string, Promise<TargetContent>>();
+  const load = async (
+    kind: PlaceholderKind,
+    target: string,
+  ): Promise<TargetContent> => {
+    const content = await readFile(target);
+    if (!content) {
+      return {
+        ok: false,
+        problem: 'does not exist in the repository',
+        inTarget: false,
+      };
+    }
+    if (content.length > maxBytes) {
+      return {
+        ok: false,
+        problem: `is ${formatSize(content.length)}, over the ${formatSize(
+          maxBytes,
+        )} limit`,
+        inTarget: true,
+      };
+    }
+    const text = decodeText(content);
+    if (kind !== '$text' && nestsTooDeeply(text)) {
+      return { ok: false, problem: TOO_DEEP, inTarget: true };
+    }
+    try {
+      return { ok: true, value: parseTarget(kind, text) };
+    } catch (error) {
+      const format = kind === '$json' ? 'JSON' : 'YAML';
+      return {
+        ok: false,
+        problem: `is not valid ${format}: ${describeError(error)}`,
+        inTarget: true,
+      };
+    }
+  };
+  return (kind, target) => {
+    const key = `${kind}:${target}`;
+    let content = loaded.get(key);
+    if (!content) {
+      content = load(kind, target);
+      loaded.set(key, content);
+    }
+    return content;
+  };
+}
+
+function parseTarget(kind: PlaceholderKind, text: string): unknown {
+  if (kind === '$text') {
+    return text;
+  }
+  if (kind === '$json') {
+    return JSON.parse(text);
+  }
+  const document = parseDocument(text);
+  if (document.errors.length) {
+    throw document.errors[0];
+  }
+  return document.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+}
+
+/**
+ * Measured on yaml's CST, whose parser is iterative, without recursing: yaml
+ * composes documents recursively, and a stack overflow there can abort the whole
+ * process in V8 (not just throw). JSON is YAML, so this also works for JSON text.
+ */
+function nestsTooDeeply(text: string): boolean {
+  const pending: Array<{ token?: CST.Token | null; depth: number }> = [];
+  for (const token of new Parser().parse(text)) {
+    pending.push({ token, depth: 0 });
+  }
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const { token, depth } = next;
+    if (token?.type === 'document') {
+      pending.push({ token: token.value, depth });
+    } else if (CST.isCollection(token)) {
+      if (depth >= MAX_NESTING_DEPTH) {
+        return true;
+      }
+      for (const item of token.items) {
+        pending.push(
+          { token: item.key, depth: depth + 1 },
+          { token: item.value, depth: depth + 1 },
+        );
+      }
+    }
+  }
+  return false;
+}
+
+/** Describes what keeps a non-empty document from being an entity, if anything. Non-strings count as missing. */
+function describeShapeProblem(value: unknown): string | undefined {
+  if (!isRecord(value)) {
+    const type = Array.isArray(value) ? 'sequence' : typeof value;
+    return `is a ${type}, not a mapping`;
+  }
+  const missing = [];
+  if (!isNonEmptyString(value.apiVersion)) {
+    missing.push('apiVersion');
+  }
+  if (!isNonEmptyString(value.kind)) {
+    missing.push('kind');
+  }
+  if (!isRecord(value.metadata) || !isNonEmptyString(value.metadata.name)) {
+    missing.push('metadata.name');
+  }
+  return missing.length ? `is missing ${missing.join(', ')}` : undefined;
+}
+
+function syntaxError(file: string, error: YAMLError): DescriptorError {
+  return {
+    file,
+    line: error.linePos?.[0].line,
+    message: describeError(error),
+  };
+}
+
+/** Strips a UTF-8 byte order mark, which editors add but nobody means as content. */
+function decodeText(content: Buffer): string {
+  const text = content.toString('utf8');
+  return text.startsWith('\uFEFF') ? text.slice(1) : text;
+}
+
+/** First line only: yaml appends a multi-line excerpt of the source to its messages. */
+function describeError(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split('\n')[0];
+}
+
+function formatSize(bytes: number): string {
+  const units = ['KB', 'MB', 'GB'];
+  if (bytes < 1024) {
+    return `${bytes} B`;
+  }
+  let size = bytes / 1024;
+  let unit = 0;
+  while (size >= 1024 && unit < units.length - 1) {
+    size /= 1024;
+    unit += 1;
+  }
+  return `${size.toFixed(1)} ${units[unit]}`;
+}
+
+function isPlaceholderKind(key: unknown): key is PlaceholderKind {
+  return PLACEHOLDER_KINDS.includes(key as PlaceholderKind);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isNonEmptyString(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0;
+}

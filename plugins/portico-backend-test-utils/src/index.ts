@@ -1,0 +1,6 @@
+/**
+ * Test helpers shared by Portico's backend packages.
+ *
+ * @packageDocumentation
+ */
+export { createPorticoTestDatabases } from './databases';
