@@ -4,11 +4,12 @@
 #     -e AUTH_GITHUB_CLIENT_ID=... -e AUTH_GITHUB_CLIENT_SECRET=... portico
 # `./portico test` proves the same steps without Docker (e2e/image.spec.ts).
 
-# The toolchain for native modules (better-sqlite3 compiles in both the build and the runtime stage).
+# The toolchain for native modules (better-sqlite3 compiles in both the build and the runtime stage),
+# and git with an ssh client for the Git ingestion.
 FROM node:22-bookworm-slim AS base
 ENV PYTHON=/usr/bin/python3
 RUN apt-get update && \
-    apt-get install -y --no-install-recommends python3 g++ build-essential && \
+    apt-get install -y --no-install-recommends python3 g++ build-essential git openssh-client && \
     rm -rf /var/lib/apt/lists/*
 
 # Stage 1: only the package.json files, so the dependency layer is cached until one of them changes.

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 // can keep running beside the tests.
 const appUrl = 'http://localhost:3100';
 const configs = ['app-config.yaml', 'e2e/app-config.e2e.yaml']
-  .map(file => `--config ${resolve(__dirname, file)}`)
+  .map(file => `--config ${JSON.stringify(resolve(__dirname, file))}`)
   .join(' ');
 
 process.env.PORTICO_E2E_TECHDOCS_DIR ??= mkdtempSync(

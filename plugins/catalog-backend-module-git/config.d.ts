@@ -23,7 +23,8 @@ export interface Config {
           token?: string;
           /** Seconds a single git command may take. Default 120. */
           timeoutSeconds?: number;
-          schedule?: SchedulerServiceTaskScheduleDefinitionConfig;
+          /** How often to sync, e.g. `{ frequency: { minutes: 2 }, timeout: { minutes: 10 } }`. */
+          schedule: SchedulerServiceTaskScheduleDefinitionConfig;
         };
       };
     };

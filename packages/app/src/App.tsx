@@ -3,7 +3,8 @@ import catalogPlugin from '@backstage/plugin-catalog/alpha';
 import { navModule } from './modules/nav';
 import { homeModule } from './modules/home';
 import { themeModule } from './modules/theme';
+import { signInModule } from './modules/signIn';
 
 export default createApp({
-  features: [catalogPlugin, navModule, homeModule, themeModule],
+  features: [catalogPlugin, navModule, homeModule, themeModule, signInModule],
 });

@@ -8,25 +8,15 @@ import { join, relative, resolve } from 'node:path';
 import request from 'supertest';
 import catalogPlugin from '@backstage/plugin-catalog-backend';
 import scaffolderEntityModel from '@backstage/plugin-catalog-backend-module-scaffolder-entity-model';
-import { createPorticoTestDatabases } from '@internal/portico-backend-test-utils';
+import {
+  createPorticoTestDatabases,
+  eventually,
+} from '@internal/portico-backend-test-utils';
 
 jest.setTimeout(120_000);
 
 const repoRoot = resolve(__dirname, '../../..');
 const databases = createPorticoTestDatabases();
-
-async function waitFor<T>(
-  probe: () => Promise<T | undefined>,
-  what: string,
-): Promise<T> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise(r => setTimeout(r, 500));
-  }
-}
 
 describe('the demo catalog', () => {
   it.each(databases.eachSupportedId())(
@@ -105,12 +95,12 @@ describe('the demo catalog', () => {
           .get(`/api/catalog${path}`)
           .set('Authorization', 'Bearer mock-user-token');
       const entity = (path: string) =>
-        waitFor(async () => {
+        eventually(async () => {
           const res = await api(`/entities/by-name/${path}`);
           return res.status === 200 ? res.body : undefined;
         }, path);
 
-      const checkout = await waitFor(async () => {
+      const checkout = await eventually(async () => {
         const body = await entity('component/default/checkout-service');
         return body.relations?.some((r: any) => r.type === 'providesApi')
           ? body
@@ -132,7 +122,7 @@ describe('the demo catalog', () => {
       await entity('user/default/guest');
       await entity('component/default/portico');
 
-      const brokenFileError = await waitFor(
+      const brokenFileError = await eventually(
         async () =>
           reportedErrors.find(e => e.includes('components-analytics.yaml')),
         'the error of the broken file',

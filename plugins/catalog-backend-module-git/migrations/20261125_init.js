@@ -20,6 +20,12 @@ exports.up = async function up(knex) {
       .string('synced_commit')
       .nullable()
       .comment('The commit whose files are ingested');
+    table
+      .string('synced_settings')
+      .nullable()
+      .comment(
+        'Hash of the settings (branch, file globs) the commit was read with',
+      );
     table.timestamp('last_success_at', { useTz: true }).nullable();
     table.timestamp('last_attempt_at', { useTz: true }).nullable();
     table
@@ -43,6 +49,10 @@ exports.up = async function up(knex) {
       .text('entities')
       .notNullable()
       .comment('JSON array: the last good entities of this file');
+    table
+      .text('dependencies')
+      .notNullable()
+      .comment('JSON object: blob id of each placeholder target the file read');
     table
       .text('errors')
       .notNullable()

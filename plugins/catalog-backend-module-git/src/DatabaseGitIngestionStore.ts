@@ -9,6 +9,8 @@ import { DescriptorError } from './descriptors';
 export interface StoredFile {
   path: string;
   blob: string;
+  /** Blob id of each placeholder target read, by path: the file is read again when one changes. */
+  dependencies: Record<string, string>;
   entities: Entity[];
   errors: DescriptorError[];
 }
@@ -16,6 +18,8 @@ export interface StoredFile {
 export interface RepositoryStatus {
   url: string;
   syncedCommit?: string;
+  /** Hash of the settings the synced commit was read with. */
+  syncedSettings?: string;
   lastSuccessAt?: Date;
   lastAttemptAt?: Date;
   lastError?: string;
@@ -24,12 +28,16 @@ export interface RepositoryStatus {
 /** What the Git provider last ingested, per repository and file. */
 export interface GitIngestionStore {
   listRepositories(providerId: string): Promise<RepositoryStatus[]>;
-  listFiles(providerId: string, url: string): Promise<StoredFile[]>;
+  /** The files of one repository, or of every repository of the provider. */
+  listFiles(
+    providerId: string,
+    url?: string,
+  ): Promise<(StoredFile & { url: string })[]>;
   /** Replaces the files of a repository after a complete, successful read of `commit`. */
   saveSync(
     providerId: string,
     url: string,
-    commit: string,
+    synced: { commit: string; settings: string },
     files: StoredFile[],
   ): Promise<void>;
   /** Records that the repository could not be read; what was ingested from it stays. */
@@ -68,6 +76,7 @@ export class DatabaseGitIngestionStore implements GitIngestionStore {
     return rows.map(row => ({
       url: row.url,
       syncedCommit: row.synced_commit ?? undefined,
+      syncedSettings: row.synced_settings ?? undefined,
       lastSuccessAt: row.last_success_at
         ? new Date(row.last_success_at)
         : undefined,
@@ -78,13 +87,18 @@ export class DatabaseGitIngestionStore implements GitIngestionStore {
     }));
   }
 
-  async listFiles(providerId: string, url: string): Promise<StoredFile[]> {
+  async listFiles(
+    providerId: string,
+    url?: string,
+  ): Promise<(StoredFile & { url: string })[]> {
     const rows = await this.db('portico_git_files')
-      .where({ provider_id: providerId, url })
-      .orderBy('path');
+      .where({ provider_id: providerId, ...(url ? { url } : {}) })
+      .orderBy(['url', 'path']);
     return rows.map(row => ({
+      url: row.url,
       path: row.path,
       blob: row.blob,
+      dependencies: JSON.parse(row.dependencies),
       entities: JSON.parse(row.entities),
       errors: JSON.parse(row.errors),
     }));
@@ -93,7 +107,7 @@ export class DatabaseGitIngestionStore implements GitIngestionStore {
   async saveSync(
     providerId: string,
     url: string,
-    commit: string,
+    synced: { commit: string; settings: string },
     files: StoredFile[],
   ): Promise<void> {
     const now = new Date();
@@ -109,6 +123,7 @@ export class DatabaseGitIngestionStore implements GitIngestionStore {
             url,
             path: file.path,
             blob: file.blob,
+            dependencies: JSON.stringify(file.dependencies),
             entities: JSON.stringify(file.entities),
             errors: JSON.stringify(file.errors),
           })),
@@ -116,7 +131,8 @@ export class DatabaseGitIngestionStore implements GitIngestionStore {
         );
       }
       await this.upsertRepository(tx, providerId, url, {
-        synced_commit: commit,
+        synced_commit: synced.commit,
+        synced_settings: synced.settings,
         last_success_at: now,
         last_attempt_at: now,
         last_error: null,

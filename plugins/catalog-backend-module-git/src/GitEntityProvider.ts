@@ -14,9 +14,18 @@ import {
   EntityProviderConnection,
 } from '@backstage/plugin-catalog-node';
 import { minimatch } from 'minimatch';
+import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
-import { GitIngestionStore, StoredFile } from './DatabaseGitIngestionStore';
-import { DescriptorError, parseDescriptor } from './descriptors';
+import {
+  GitIngestionStore,
+  RepositoryStatus,
+  StoredFile,
+} from './DatabaseGitIngestionStore';
+import {
+  DescriptorError,
+  oversizeProblem,
+  parseDescriptor,
+} from './descriptors';
 import { GitCli, SYMLINK_MODE, TreeEntry } from './git';
 
 export const ANNOTATION_GIT_COMMIT = 'portico.dev/git-commit';
@@ -36,6 +45,8 @@ export interface GitProviderSettings {
  */
 export class GitEntityProvider implements EntityProvider {
   private connection?: EntityProviderConnection;
+  /** A repository is read again when these change, even at the same commit. */
+  private readonly settingsHash: string;
 
   constructor(
     private readonly settings: GitProviderSettings,
@@ -45,7 +56,12 @@ export class GitEntityProvider implements EntityProvider {
       logger: LoggerService;
       taskRunner: SchedulerServiceTaskRunner;
     },
-  ) {}
+  ) {
+    const { branch, files } = settings;
+    this.settingsHash = createHash('sha256')
+      .update(JSON.stringify({ branch, files }))
+      .digest('hex');
+  }
 
   getProviderName(): string {
     return `portico-git:${this.settings.id}`;
@@ -65,80 +81,85 @@ export class GitEntityProvider implements EntityProvider {
     if (!connection) throw new Error('GitEntityProvider is not connected');
     const { id, repositories } = this.settings;
 
+    const known = new Map(
+      (await this.deps.store.listRepositories(id)).map(r => [r.url, r]),
+    );
     const configured = new Set(repositories);
-    for (const known of await this.deps.store.listRepositories(id)) {
-      if (!configured.has(known.url)) {
-        await this.removeRepository(connection, known.url);
+    for (const url of known.keys()) {
+      if (!configured.has(url)) {
+        await this.removeRepository(connection, url);
       }
     }
     for (const url of repositories) {
-      await this.syncRepository(connection, url);
+      await this.syncRepository(connection, url, known.get(url));
     }
   }
 
   private async syncRepository(
     connection: EntityProviderConnection,
     url: string,
+    known: RepositoryStatus | undefined,
   ) {
     const { id, branch } = this.settings;
     const { git, store, logger } = this.deps;
-    const known = (await store.listRepositories(id)).find(r => r.url === url);
     try {
       const head = await git.headCommit(url, branch);
-      if (head === known?.syncedCommit) {
+      if (
+        head === known?.syncedCommit &&
+        this.settingsHash === known.syncedSettings
+      ) {
         await store.saveUnchanged(id, url);
         return;
       }
       const { mirror, commit } = await git.fetchHead(url, branch);
-      const tree = await git.listTree(mirror, commit);
+      const tree = new Map(
+        (await git.listTree(mirror, commit)).map(entry => [entry.path, entry]),
+      );
       const previous = new Map(
         (await store.listFiles(id, url)).map(file => [file.path, file]),
       );
       const files: StoredFile[] = [];
-      for (const entry of tree.filter(e => this.isDescriptor(e.path))) {
-        files.push(
-          await this.readFile(
-            url,
-            mirror,
-            commit,
-            entry,
-            tree,
-            previous.get(entry.path),
-          ),
-        );
+      for (const entry of tree.values()) {
+        if (this.isDescriptor(entry.path)) {
+          files.push(
+            await this.readFile(
+              url,
+              mirror,
+              commit,
+              entry,
+              tree,
+              previous.get(entry.path),
+            ),
+          );
+        }
       }
-      await store.saveSync(id, url, commit, files);
+      // The catalog first, then our record of it: if the mutation fails, the next sync redoes it.
       await connection.applyMutation({
         type: 'delta',
         added: files
           .flatMap(file => file.entities)
-          .map(entity => ({
-            entity,
-            locationKey: this.locationKey(url),
-          })),
-        removed: removedRefs([...previous.values()], files).map(entityRef => ({
-          entityRef,
-          locationKey: this.locationKey(url),
-        })),
+          .map(entity => ({ entity, locationKey: this.locationKey(url) })),
+        removed: await this.refsToRemove(url, [...previous.values()], files),
       });
-      const problems = files.flatMap(f => f.errors);
-      for (const problem of problems) {
-        logger.warn(
-          `${url} ${problem.file}${problem.line ? `:${problem.line}` : ''}: ${
-            problem.message
-          }`,
-        );
+      await store.saveSync(
+        id,
+        url,
+        { commit, settings: this.settingsHash },
+        files,
+      );
+      for (const problem of files.flatMap(f => f.errors)) {
+        const where = problem.line
+          ? `${problem.file}:${problem.line}`
+          : problem.file;
+        logger.warn(`${url} ${where}: ${problem.message}`);
       }
     } catch (error) {
       // Nothing is removed: the server did not give a complete answer.
+      const message = error instanceof Error ? error.message : String(error);
       logger.warn(
-        `Git ingestion of ${url} failed, keeping what was ingested: ${error}`,
+        `Git ingestion of ${url} failed, keeping what was ingested: ${message}`,
       );
-      await store.saveFailure(
-        id,
-        url,
-        String((error as Error).message ?? error),
-      );
+      await store.saveFailure(id, url, message);
     }
   }
 
@@ -147,17 +168,23 @@ export class GitEntityProvider implements EntityProvider {
     mirror: string,
     commit: string,
     entry: TreeEntry,
-    tree: TreeEntry[],
+    tree: Map<string, TreeEntry>,
     previous: StoredFile | undefined,
   ): Promise<StoredFile> {
     const { git } = this.deps;
-    if (previous && previous.blob === entry.blob) {
-      return this.withCommit(previous, url, commit);
+    const unchanged =
+      previous?.blob === entry.blob &&
+      Object.entries(previous.dependencies).every(
+        ([path, blob]) => tree.get(path)?.blob === blob,
+      );
+    if (previous && unchanged) {
+      return this.withOrigin(previous, url, commit);
     }
     // A broken file keeps serving its last good entities; its errors say why it is not updated.
     const failed = (errors: DescriptorError[]): StoredFile => ({
       path: entry.path,
       blob: entry.blob,
+      dependencies: {},
       entities: previous?.entities ?? [],
       errors,
     });
@@ -169,24 +196,32 @@ export class GitEntityProvider implements EntityProvider {
         },
       ]);
     }
-    const regularFiles = new Map(
-      tree.filter(e => e.mode !== SYMLINK_MODE).map(e => [e.path, e.blob]),
+    const tooLarge = oversizeProblem(
+      entry.path,
+      await git.blobSize(mirror, entry.blob),
     );
+    if (tooLarge) {
+      return failed([tooLarge]);
+    }
+    const dependencies: Record<string, string> = {};
     const parsed = await parseDescriptor({
       path: entry.path,
       content: await git.readBlob(mirror, entry.blob),
       readFile: async path => {
-        const blob = regularFiles.get(path);
-        return blob ? git.readBlob(mirror, blob) : undefined;
+        const target = tree.get(path);
+        if (!target || target.mode === SYMLINK_MODE) return undefined;
+        dependencies[path] = target.blob;
+        return git.readBlob(mirror, target.blob);
       },
     });
     if (parsed.errors.length) {
       return failed(parsed.errors);
     }
-    return this.withCommit(
+    return this.withOrigin(
       {
         path: entry.path,
         blob: entry.blob,
+        dependencies,
         entities: parsed.entities,
         errors: [],
       },
@@ -195,8 +230,28 @@ export class GitEntityProvider implements EntityProvider {
     );
   }
 
+  /**
+   * Refs that the repository's files no longer define. A ref that another repository of this provider
+   * still defines is kept: the catalog does not tell removals apart by repository.
+   */
+  private async refsToRemove(
+    url: string,
+    before: StoredFile[],
+    after: StoredFile[],
+  ) {
+    const stillDefined = entityRefs([
+      ...after,
+      ...(await this.deps.store.listFiles(this.settings.id)).filter(
+        f => f.url !== url,
+      ),
+    ]);
+    return [...entityRefs(before)]
+      .filter(ref => !stillDefined.has(ref))
+      .map(entityRef => ({ entityRef, locationKey: this.locationKey(url) }));
+  }
+
   /** Adds where each entity came from: the location annotations and the commit it was read at. */
-  private withCommit(
+  private withOrigin(
     file: StoredFile,
     url: string,
     commit: string,
@@ -231,10 +286,7 @@ export class GitEntityProvider implements EntityProvider {
     await connection.applyMutation({
       type: 'delta',
       added: [],
-      removed: removedRefs(files, []).map(entityRef => ({
-        entityRef,
-        locationKey: this.locationKey(url),
-      })),
+      removed: await this.refsToRemove(url, files, []),
     });
     await this.deps.store.removeRepository(this.settings.id, url);
   }
@@ -254,10 +306,4 @@ function entityRefs(files: StoredFile[]): Set<string> {
   return new Set(
     files.flatMap(f => f.entities.map((e: Entity) => stringifyEntityRef(e))),
   );
-}
-
-/** Refs that `before` held and `after` no longer does. */
-function removedRefs(before: StoredFile[], after: StoredFile[]): string[] {
-  const kept = entityRefs(after);
-  return [...entityRefs(before)].filter(ref => !kept.has(ref));
 }

@@ -28,6 +28,17 @@ export function readProviderConfigs(config: Config): ProviderConfig[] {
       ...(provider.getOptionalStringArray('remotes') ?? []),
       ...names.map(name => `${prefix}${name}`),
     ];
+    const withCredentials = repositories.find(url =>
+      /^[a-z+]+:\/\/[^/@]*:[^/@]*@/i.test(url),
+    );
+    if (withCredentials) {
+      throw new InputError(
+        `catalog.providers.git.${id}: remote ${withCredentials.replace(
+          /\/\/[^/@]*@/,
+          '//***@',
+        )} holds a password; use the token setting instead`,
+      );
+    }
     if (repositories.length === 0) {
       throw new InputError(
         `catalog.providers.git.${id} lists no repositories: set remotes, or remotePrefix and repositories`,

@@ -70,6 +70,21 @@ interface DescriptorContext {
  * error empties `entities`, so the caller can keep the file's last good version.
  * Rejects only when `readFile` does, as that is not a problem of the file.
  */
+/** The problem of a descriptor of `size` bytes, when it is over the limit; callers check it before reading. */
+export function oversizeProblem(
+  path: string,
+  size: number,
+  maxBytes = DEFAULT_MAX_DESCRIPTOR_BYTES,
+): DescriptorError | undefined {
+  if (size <= maxBytes) return undefined;
+  return {
+    file: path,
+    message: `descriptor is ${formatSize(size)}, over the ${formatSize(
+      maxBytes,
+    )} limit`,
+  };
+}
+
 export async function parseDescriptor(options: {
   /** Repository-relative path of the descriptor, e.g. 'catalog-info.yaml' or 'services/a/.backstage/b.yaml'. */
   path: string;
@@ -85,11 +100,9 @@ export async function parseDescriptor(options: {
   } = options;
 
   // Checked before decoding so an oversized file costs nothing to reject.
-  if (content.length > maxBytes) {
-    const message = `descriptor is ${formatSize(
-      content.length,
-    )}, over the ${formatSize(maxBytes)} limit`;
-    return { entities: [], errors: [{ file: path, message }] };
+  const tooLarge = oversizeProblem(path, content.length, maxBytes);
+  if (tooLarge) {
+    return { entities: [], errors: [tooLarge] };
   }
 
   const text = decodeText(content);

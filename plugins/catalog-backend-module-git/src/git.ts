@@ -30,7 +30,9 @@ export class GitCli {
   /** The commit the remote's branch (or HEAD) points at; throws when the remote cannot answer. */
   async headCommit(url: string, branch?: string): Promise<string> {
     const ref = branch ? `refs/heads/${branch}` : 'HEAD';
-    const output = await this.git(['ls-remote', '--', url, ref]);
+    const output = await this.git(['ls-remote', '--', url, ref], {
+      remote: url,
+    });
     const line = output.split('\n').find(l => l.endsWith(`\t${ref}`));
     if (!line) {
       throw new Error(`${url} has no ${branch ? `branch ${branch}` : 'HEAD'}`);
@@ -57,75 +59,110 @@ export class GitCli {
     const ref = branch ? `refs/heads/${branch}` : 'HEAD';
     await this.git(
       ['fetch', '--quiet', '--depth=1', '--no-tags', '--', url, ref],
-      mirror,
+      {
+        cwd: mirror,
+        remote: url,
+      },
     );
-    const commit = (await this.git(['rev-parse', 'FETCH_HEAD'], mirror)).trim();
+    const commit = (
+      await this.git(['rev-parse', 'FETCH_HEAD'], { cwd: mirror })
+    ).trim();
     return { mirror, commit };
   }
 
   async listTree(mirror: string, commit: string): Promise<TreeEntry[]> {
     const output = await this.git(
       ['ls-tree', '-r', '-z', '--full-tree', commit],
-      mirror,
+      {
+        cwd: mirror,
+      },
     );
     return output
       .split('\0')
       .filter(Boolean)
       .map(record => {
-        const [meta, path] = record.split('\t');
-        const [mode, type, blob] = meta.split(' ');
-        return { mode, type, blob, path };
+        // "<mode> <type> <blob>\t<path>"; the path may itself hold tabs.
+        const tab = record.indexOf('\t');
+        const [mode, type, blob] = record.slice(0, tab).split(' ');
+        return { mode, type, blob, path: record.slice(tab + 1) };
       })
       .filter(entry => entry.type === 'blob')
       .map(({ mode, blob, path }) => ({ mode, blob, path }));
   }
 
   async readBlob(mirror: string, blob: string): Promise<Buffer> {
-    return this.git(['cat-file', 'blob', blob], mirror, 'buffer');
+    return this.git(['cat-file', 'blob', blob], {
+      cwd: mirror,
+      encoding: 'buffer',
+    });
   }
 
-  private git(args: string[], cwd?: string): Promise<string>;
-  private git(args: string[], cwd: string, encoding: 'buffer'): Promise<Buffer>;
+  async blobSize(mirror: string, blob: string): Promise<number> {
+    return Number(
+      (await this.git(['cat-file', '-s', blob], { cwd: mirror })).trim(),
+    );
+  }
+
   private git(
     args: string[],
-    cwd?: string,
-    encoding: 'utf8' | 'buffer' = 'utf8',
+    options?: { cwd?: string; remote?: string },
+  ): Promise<string>;
+  private git(
+    args: string[],
+    options: { cwd?: string; remote?: string; encoding: 'buffer' },
+  ): Promise<Buffer>;
+  private git(
+    args: string[],
+    options: { cwd?: string; remote?: string; encoding?: 'buffer' } = {},
   ) {
-    const auth = this.options.token
-      ? [
-          '-c',
-          `http.extraHeader=Authorization: Basic ${Buffer.from(
-            `x-access-token:${this.options.token}`,
-          ).toString('base64')}`,
-        ]
-      : [];
+    const { cwd, remote, encoding = 'utf8' } = options;
     return new Promise<string | Buffer>((resolve, reject) => {
       execFile(
         'git',
-        [...auth, ...args],
+        args,
         {
           cwd,
           encoding,
           timeout: this.options.timeoutMs,
           maxBuffer: 256 * 1024 * 1024,
-          // Never wait for a password prompt or an unknown ssh host key.
           env: {
             ...process.env,
+            // Never wait for a password prompt or an unknown ssh host key.
             GIT_TERMINAL_PROMPT: '0',
             GIT_SSH_COMMAND: 'ssh -o BatchMode=yes',
+            ...this.authEnvironment(remote),
           },
         },
         (error, stdout, stderr) => {
-          if (error) {
-            const reason =
-              String(stderr).trim().split('\n').pop() || error.message;
-            reject(new Error(`git ${args[0]} failed: ${reason}`));
-          } else {
+          if (!error) {
             resolve(stdout);
+            return;
           }
+          // Our own words, not Node's message, which repeats the command line.
+          const reason = error.killed
+            ? `timed out after ${this.options.timeoutMs / 1000}s`
+            : String(stderr).trim().split('\n').pop() ||
+              `exit code ${error.code}`;
+          reject(new Error(`git ${args[0]} failed: ${reason}`));
         },
       );
     });
+  }
+
+  /**
+   * The token as an HTTP header for https remotes only, through git's environment configuration, so
+   * that it appears neither on a command line nor in an error message.
+   */
+  private authEnvironment(remote?: string): Record<string, string> {
+    if (!this.options.token || !remote?.startsWith('https://')) return {};
+    const credentials = Buffer.from(
+      `x-access-token:${this.options.token}`,
+    ).toString('base64');
+    return {
+      GIT_CONFIG_COUNT: '1',
+      GIT_CONFIG_KEY_0: 'http.extraHeader',
+      GIT_CONFIG_VALUE_0: `Authorization: Basic ${credentials}`,
+    };
   }
 }
 

@@ -1,5 +1,8 @@
 import { mockServices, startTestBackend } from '@backstage/backend-test-utils';
-import { createPorticoTestDatabases } from '@internal/portico-backend-test-utils';
+import {
+  createPorticoTestDatabases,
+  eventually,
+} from '@internal/portico-backend-test-utils';
 import {
   coreServices,
   createBackendModule,
@@ -15,21 +18,20 @@ jest.setTimeout(180_000);
 
 const databases = createPorticoTestDatabases();
 
+const api = `apiVersion: backstage.io/v1alpha1
+kind: API
+metadata:
+  name: cart-api
+spec:
+  type: openapi
+  lifecycle: production
+  owner: group:default/platform-team
+  definition:
+    $text: ./openapi.yaml
+`;
+
 const component = (name: string, description = `${name} service`) =>
   `apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: ${name}\n  description: ${description}\nspec:\n  type: service\n  owner: group:default/platform-team\n  lifecycle: production\n`;
-
-async function eventually<T>(
-  probe: () => Promise<T | undefined>,
-  what: string,
-): Promise<T> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise(r => setTimeout(r, 250));
-  }
-}
 
 describe('Git ingestion from a real git daemon', () => {
   let daemon: GitDaemon;
@@ -52,9 +54,14 @@ describe('Git ingestion from a real git daemon', () => {
           'reviews',
         )}`,
         'services/ignored.yaml': component('not-a-descriptor-path'),
+        '.backstage/api.yaml': api,
+        '.backstage/openapi.yaml':
+          'openapi: 3.0.3\ninfo: { title: Cart, version: 1.0.0 }\n',
+        '.backstage/shared.yaml': component('shared'),
       });
       daemon.createRepository('tools', {
         'catalog-info.yaml': component('deployer'),
+        '.backstage/shared.yaml': component('shared'),
       });
 
       // The test scheduler runs each task once at start; later syncs are triggered by the test, as the
@@ -101,9 +108,16 @@ describe('Git ingestion from a real git daemon', () => {
           }),
         ],
       });
-      const entity = (name: string) =>
+      // `name` for a component, `kind:name` for other kinds.
+      const entity = (ref: string) =>
         request(server)
-          .get(`/api/catalog/entities/by-name/component/default/${name}`)
+          .get(
+            `/api/catalog/entities/by-name/${
+              ref.includes(':')
+                ? ref.replace(':', '/default/')
+                : `component/default/${ref}`
+            }`,
+          )
           .set('Authorization', 'Bearer mock-user-token');
       const present = (
         name: string,
@@ -136,11 +150,19 @@ describe('Git ingestion from a real git daemon', () => {
         'portico.dev/git-commit': firstCommit,
       });
 
-      // A change, a removed file, and a rename.
+      const definition = async () =>
+        (await present('api:cart-api')).spec.definition as string;
+      expect(await definition()).toContain('version: 1.0.0');
+
+      // A change, a removed file, a rename, a changed placeholder target, and a ref that another
+      // repository still defines.
       daemon.commit('shop', {
         'catalog-info.yaml': component('cart', 'the basket'),
         '.backstage/more.yaml': null,
         '.backstage/renamed.yaml': component('wishlist'),
+        '.backstage/openapi.yaml':
+          'openapi: 3.0.3\ninfo: { title: Cart, version: 2.0.0 }\n',
+        '.backstage/shared.yaml': null,
       });
       await sync();
       await present('cart', body => body.metadata.description === 'the basket');
@@ -150,6 +172,10 @@ describe('Git ingestion from a real git daemon', () => {
           '#.backstage/renamed.yaml',
         ),
       );
+      await present('api:cart-api', body =>
+        body.spec.definition.includes('version: 2.0.0'),
+      );
+      expect((await entity('shared')).status).toBe(200);
 
       // Broken YAML: the error is recorded, the file's last good entity stays, the rest is ingested.
       daemon.commit('tools', {

@@ -4,3 +4,4 @@
  * @packageDocumentation
  */
 export { createPorticoTestDatabases } from './databases';
+export { eventually } from './eventually';
