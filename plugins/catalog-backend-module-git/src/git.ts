@@ -150,11 +150,15 @@ export class GitCli {
   }
 
   /**
-   * The token as an HTTP header for https remotes only, through git's environment configuration, so
-   * that it appears neither on a command line nor in an error message.
+   * The token as an HTTP header, through git's environment configuration so that it appears neither on
+   * a command line nor in an error message. Only over https, or plain http to this machine itself.
    */
   private authEnvironment(remote?: string): Record<string, string> {
-    if (!this.options.token || !remote?.startsWith('https://')) return {};
+    const encrypted = remote?.startsWith('https://');
+    const loopback = /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])[:/]/.test(
+      remote ?? '',
+    );
+    if (!this.options.token || !(encrypted || loopback)) return {};
     const credentials = Buffer.from(
       `x-access-token:${this.options.token}`,
     ).toString('base64');

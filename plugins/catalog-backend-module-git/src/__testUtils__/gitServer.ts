@@ -6,6 +6,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { createServer as createHttpServer, Server } from 'node:http';
 import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -67,6 +68,7 @@ export type RepositoryChange = Record<
  */
 export class GitDaemon {
   private readonly root = mkdtempSync(join(tmpdir(), 'portico-git-daemon-'));
+  readonly repositoriesDir = join(this.root, 'repos');
   private process?: ChildProcess;
   private port = 0;
 
@@ -83,7 +85,7 @@ export class GitDaemon {
 
   /** Creates a repository with a first commit; returns that commit. */
   createRepository(name: string, change: RepositoryChange): string {
-    const bare = join(this.root, 'repos', `${name}.git`);
+    const bare = join(this.repositoriesDir, `${name}.git`);
     mkdirSync(bare, { recursive: true });
     git(['init', '--quiet', '--bare', '--initial-branch=main', bare]);
     git(['clone', '--quiet', bare, this.workTree(name)]);
@@ -125,7 +127,7 @@ export class GitDaemon {
   }
 
   async resume() {
-    const repos = join(this.root, 'repos');
+    const repos = this.repositoriesDir;
     mkdirSync(repos, { recursive: true });
     this.process = spawn(
       'git',
@@ -151,4 +153,72 @@ export class GitDaemon {
   private workTree(name: string) {
     return join(this.root, 'work', name);
   }
+}
+
+/**
+ * Git's smart HTTP protocol, served by the real `git http-backend` behind basic auth: the password must be
+ * `token` (any user name), as with the access tokens of GitHub, GitLab and most hosts.
+ */
+export async function startSmartHttp(
+  daemon: GitDaemon,
+  token: string,
+): Promise<{ url: (name: string) => string; stop: () => Promise<void> }> {
+  const server: Server = createHttpServer((req, res) => {
+    const [, credentials = ''] = (req.headers.authorization ?? '').split(
+      'Basic ',
+    );
+    const password = Buffer.from(credentials, 'base64')
+      .toString()
+      .split(':')
+      .slice(1)
+      .join(':');
+    if (password !== token) {
+      res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="git"' }).end();
+      return;
+    }
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const cgi = spawn('git', ['http-backend'], {
+      env: {
+        ...process.env,
+        GIT_PROJECT_ROOT: daemon.repositoriesDir,
+        GIT_HTTP_EXPORT_ALL: '1',
+        PATH_INFO: url.pathname,
+        QUERY_STRING: url.search.slice(1),
+        REQUEST_METHOD: req.method,
+        CONTENT_TYPE: req.headers['content-type'] ?? '',
+        HTTP_CONTENT_ENCODING: req.headers['content-encoding'] ?? '',
+        REMOTE_USER: 'portico',
+      },
+    });
+    req.pipe(cgi.stdin);
+    // CGI output: headers, a blank line, then the body.
+    let head = Buffer.alloc(0);
+    let headersDone = false;
+    cgi.stdout.on('data', (chunk: Buffer) => {
+      if (headersDone) {
+        res.write(chunk);
+        return;
+      }
+      head = Buffer.concat([head, chunk]);
+      const end = head.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      headersDone = true;
+      let status = 200;
+      for (const line of head.subarray(0, end).toString().split('\r\n')) {
+        const [name, ...value] = line.split(': ');
+        if (name.toLowerCase() === 'status')
+          status = parseInt(value.join(': '), 10);
+        else res.setHeader(name, value.join(': '));
+      }
+      res.writeHead(status);
+      res.write(head.subarray(end + 4));
+    });
+    cgi.on('close', () => res.end());
+  });
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: name => `http://127.0.0.1:${port}/${name}.git`,
+    stop: () => new Promise(resolve => server.close(() => resolve())),
+  };
 }

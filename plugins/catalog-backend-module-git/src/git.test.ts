@@ -1,0 +1,73 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GitDaemon, startSmartHttp } from './__testUtils__/gitServer';
+import { GitCli } from './git';
+
+const token = 's3cret-token-value';
+
+describe('GitCli over smart HTTP with basic auth', () => {
+  let daemon: GitDaemon;
+  let http: Awaited<ReturnType<typeof startSmartHttp>>;
+  let commit: string;
+
+  beforeAll(async () => {
+    daemon = await GitDaemon.start();
+    commit = daemon.createRepository('private', {
+      'catalog-info.yaml':
+        'apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: secret\n',
+      'docs/readme.md': '# hi\n',
+    });
+    http = await startSmartHttp(daemon, token);
+  });
+
+  afterAll(async () => {
+    await http.stop();
+    await daemon.stop();
+  });
+
+  const cli = (withToken?: string) =>
+    new GitCli({
+      cacheDir: mkdtempSync(join(tmpdir(), 'portico-git-cache-')),
+      timeoutMs: 20_000,
+      token: withToken,
+    });
+
+  it('reads the head commit and the tree with the token', async () => {
+    const git = cli(token);
+    const url = http.url('private');
+    expect(await git.headCommit(url)).toBe(commit);
+    const fetched = await git.fetchHead(url);
+    expect(fetched.commit).toBe(commit);
+    const tree = await git.listTree(fetched.mirror, fetched.commit);
+    expect(tree.map(entry => entry.path).sort()).toEqual([
+      'catalog-info.yaml',
+      'docs/readme.md',
+    ]);
+    const descriptor = tree.find(entry => entry.path === 'catalog-info.yaml')!;
+    expect(
+      (await git.readBlob(fetched.mirror, descriptor.blob)).toString(),
+    ).toContain('name: secret');
+  });
+
+  it('fails without leaking the token when it is wrong', async () => {
+    const wrong = 'wrong-token-value';
+    const failure = await cli(wrong)
+      .headCommit(http.url('private'))
+      .then(
+        () => undefined,
+        (error: Error) => error.message,
+      );
+    expect(failure).toMatch(/^git ls-remote failed: /);
+    expect(failure).not.toContain(wrong);
+    expect(failure).not.toContain(
+      Buffer.from(`x-access-token:${wrong}`).toString('base64'),
+    );
+  });
+
+  it('fails when no token is configured for a protected remote', async () => {
+    await expect(cli().headCommit(http.url('private'))).rejects.toThrow(
+      /git ls-remote failed/,
+    );
+  });
+});
