@@ -1,4 +1,8 @@
-import { mockServices, startTestBackend } from '@backstage/backend-test-utils';
+import {
+  mockCredentials,
+  mockServices,
+  startTestBackend,
+} from '@backstage/backend-test-utils';
 import {
   createPorticoTestDatabases,
   eventually,
@@ -198,6 +202,25 @@ describe('Git ingestion from a real git daemon', () => {
         line: 5,
       });
       expect((await entity('deployer')).status).toBe(200);
+
+      // The status API shows the same to a person: per repository, its commit, entity count and errors.
+      const status = await request(server)
+        .get('/api/catalog/portico-git/status')
+        .set('Authorization', 'Bearer mock-user-token');
+      const tools = status.body.providers[0].repositories.find(
+        (r: { url: string }) => r.url === daemon.url('tools'),
+      );
+      expect(tools).toMatchObject({
+        entityCount: 3,
+        fileErrors: [
+          expect.objectContaining({ file: 'catalog-info.yaml', line: 5 }),
+        ],
+      });
+      expect(tools.syncedCommit).toMatch(/^[0-9a-f]{40}$/);
+      const anonymous = await request(server)
+        .get('/api/catalog/portico-git/status')
+        .set('Authorization', mockCredentials.none.header());
+      expect(anonymous.status).toBe(401);
 
       // A placeholder that climbs out of the repository and a symlinked descriptor are both refused.
       daemon.commit('tools', {

@@ -10,6 +10,7 @@ import { DatabaseGitIngestionStore } from './DatabaseGitIngestionStore';
 import { GitEntityProvider } from './GitEntityProvider';
 import { GitCli } from './git';
 import { readProviderConfigs } from './config';
+import { createStatusRouter } from './router';
 
 export const catalogModuleGit = createBackendModule({
   pluginId: 'catalog',
@@ -22,11 +23,18 @@ export const catalogModuleGit = createBackendModule({
         database: coreServices.database,
         logger: coreServices.logger,
         scheduler: coreServices.scheduler,
+        httpRouter: coreServices.httpRouter,
       },
-      async init({ catalog, config, database, logger, scheduler }) {
+      async init({ catalog, config, database, logger, scheduler, httpRouter }) {
         const providers = readProviderConfigs(config);
         if (providers.length === 0) return;
         const store = await DatabaseGitIngestionStore.create({ database });
+        httpRouter.use(
+          createStatusRouter({
+            store,
+            providerIds: providers.map(p => p.settings.id),
+          }),
+        );
         // Bare mirrors of the repositories, fetched shallowly; safe to delete, refetched when missing.
         const cacheRoot =
           config.getOptionalString('backend.workingDirectory') ?? tmpdir();

@@ -1,0 +1,38 @@
+import express from 'express';
+import Router from 'express-promise-router';
+import { GitIngestionStore } from './DatabaseGitIngestionStore';
+
+/**
+ * `GET /portico-git/status` under the catalog: every repository of every Git provider with its last
+ * commit ingested, last attempt and success, entity count, and the errors of its last attempt and files.
+ */
+export function createStatusRouter(options: {
+  store: GitIngestionStore;
+  providerIds: string[];
+}): express.Router {
+  const { store, providerIds } = options;
+  const router = Router();
+  router.get('/portico-git/status', async (_req, res) => {
+    const providers = await Promise.all(
+      providerIds.map(async id => {
+        const files = await store.listFiles(id);
+        const repositories = (await store.listRepositories(id)).map(
+          repository => {
+            const own = files.filter(file => file.url === repository.url);
+            return {
+              ...repository,
+              entityCount: own.reduce(
+                (sum, file) => sum + file.entities.length,
+                0,
+              ),
+              fileErrors: own.flatMap(file => file.errors),
+            };
+          },
+        );
+        return { id, repositories };
+      }),
+    );
+    res.json({ providers });
+  });
+  return router;
+}
