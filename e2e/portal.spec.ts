@@ -3,8 +3,11 @@ import { expect, Page, test } from '@playwright/test';
 async function signInAsGuest(page: Page) {
   await page.goto('/');
   await page.getByRole('button', { name: 'Enter' }).click();
+  // The sidebar's link: the home page's toolkit has a "Catalog" link too.
   await expect(
-    page.getByRole('link', { name: 'Catalog', exact: true }),
+    page
+      .getByRole('navigation', { name: 'sidebar nav' })
+      .getByRole('link', { name: 'Catalog', exact: true }),
   ).toBeVisible();
 }
 
@@ -82,6 +85,16 @@ test('the Create page lists the golden-path templates', async ({ page }) => {
   await page.goto('/create');
   await expect(page.getByText('Node.js service').first()).toBeVisible();
   await expect(page.getByText('Documentation site').first()).toBeVisible();
+});
+
+test('the Git ingestion page explains how to add repositories', async ({
+  page,
+}) => {
+  await page.getByRole('link', { name: 'Git ingestion' }).click();
+  await expect(
+    page.getByText('No Git repositories are ingested yet'),
+  ).toBeVisible();
+  await expect(page.getByText(/catalog\.providers\.git/)).toBeVisible();
 });
 
 test('search finds a component by its name', async ({ page }) => {

@@ -27,7 +27,7 @@ export const catalogModuleGit = createBackendModule({
       },
       async init({ catalog, config, database, logger, scheduler, httpRouter }) {
         const providers = readProviderConfigs(config);
-        if (providers.length === 0) return;
+        // The status API answers (with no repositories) even before any provider is configured.
         const store = await DatabaseGitIngestionStore.create({ database });
         httpRouter.use(
           createStatusRouter({
