@@ -107,7 +107,7 @@ ensure_port_free() {
   if port_in_use "$port"; then
     owner="$(port_owner "$port")"
     fail "port $port ($what) is already in use${owner:+ by $owner}" \
-      "stop that process, or pick other ports: PORTICO_APP_PORT=3100 PORTICO_BACKEND_PORT=7107 ./portico start"
+      "stop that process, or pick other ports: PORTICO_APP_PORT=3300 PORTICO_BACKEND_PORT=7300 ./portico start"
   fi
 }
 
