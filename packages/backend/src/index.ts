@@ -15,6 +15,9 @@ backend.add(
 );
 backend.add(import('@backstage/plugin-catalog-backend-module-logs'));
 backend.add(import('@internal/plugin-catalog-backend-module-git'));
+// Backstage's own GitHub and GitLab discovery: idle until catalog.providers.github/gitlab is configured.
+backend.add(import('@backstage/plugin-catalog-backend-module-github'));
+backend.add(import('@backstage/plugin-catalog-backend-module-gitlab'));
 
 backend.add(import('@backstage/plugin-permission-backend'));
 backend.add(
