@@ -239,14 +239,17 @@ export class GitEntityProvider implements EntityProvider {
     before: StoredFile[],
     after: StoredFile[],
   ) {
-    const stillDefined = entityRefs([
-      ...after,
-      ...(await this.deps.store.listFiles(this.settings.id)).filter(
+    const kept = entityRefs(after);
+    const dropped = [...entityRefs(before)].filter(ref => !kept.has(ref));
+    if (dropped.length === 0) return [];
+    // Only then read the other repositories' files: most changes drop nothing.
+    const elsewhere = entityRefs(
+      (await this.deps.store.listFiles(this.settings.id)).filter(
         f => f.url !== url,
       ),
-    ]);
-    return [...entityRefs(before)]
-      .filter(ref => !stillDefined.has(ref))
+    );
+    return dropped
+      .filter(ref => !elsewhere.has(ref))
       .map(entityRef => ({ entityRef, locationKey: this.locationKey(url) }));
   }
 

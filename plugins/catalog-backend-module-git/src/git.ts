@@ -29,7 +29,7 @@ export class GitCli {
 
   /** The commit the remote's branch (or HEAD) points at; throws when the remote cannot answer. */
   async headCommit(url: string, branch?: string): Promise<string> {
-    const ref = branch ? `refs/heads/${branch}` : 'HEAD';
+    const ref = remoteRef(branch);
     const output = await this.git(['ls-remote', '--', url, ref], {
       remote: url,
     });
@@ -56,7 +56,7 @@ export class GitCli {
       await mkdir(mirror, { recursive: true });
       await this.git(['init', '--quiet', '--bare', mirror]);
     }
-    const ref = branch ? `refs/heads/${branch}` : 'HEAD';
+    const ref = remoteRef(branch);
     await this.git(
       ['fetch', '--quiet', '--depth=1', '--no-tags', '--', url, ref],
       {
@@ -168,6 +168,11 @@ export class GitCli {
       GIT_CONFIG_VALUE_0: `Authorization: Basic ${credentials}`,
     };
   }
+}
+
+/** The ref to read: the branch, or the remote's HEAD. */
+function remoteRef(branch?: string) {
+  return branch ? `refs/heads/${branch}` : 'HEAD';
 }
 
 async function exists(path: string) {
