@@ -42,20 +42,10 @@ portico_start() {
   trap 'kill -TERM -- -'"$portal"' 2>/dev/null' EXIT
 
   local launched=$SECONDS
-  printf '%s▸ Start backend on :%s%s ' "$bold" "$backend_port" "$reset"
-  wait_for_url "http://localhost:$backend_port/.backstage/health/v1/readiness" 180 "$portal" || {
-    printf '%s✗%s\n' "$red" "$reset"
-    tail -n 40 "$log" | sed 's/^/    /'
-    fail "the backend did not become ready" "full log: $log"
-  }
-  printf '%s✓%s %s(%ss)%s\n' "$green" "$reset" "$dim" "$((SECONDS - launched))" "$reset"
-  printf '%s▸ Start frontend on :%s%s ' "$bold" "$app_port" "$reset"
-  wait_for_url "http://localhost:$app_port" 180 "$portal" || {
-    printf '%s✗%s\n' "$red" "$reset"
-    tail -n 40 "$log" | sed 's/^/    /'
-    fail "the frontend did not start" "full log: $log"
-  }
-  printf '%s✓%s %s(%ss)%s\n' "$green" "$reset" "$dim" "$((SECONDS - launched))" "$reset"
+  await_ready "Start backend on :$backend_port" "http://localhost:$backend_port/.backstage/health/v1/readiness" \
+    "the backend did not become ready" "$portal" "$log" "$launched"
+  await_ready "Start frontend on :$app_port" "http://localhost:$app_port" \
+    "the frontend did not start" "$portal" "$log" "$launched"
 
   report_catalog "http://localhost:$backend_port"
   say ""
@@ -66,14 +56,30 @@ portico_start() {
   wait "$portal"
 }
 
+# await_ready TITLE URL FAILURE PID LOG SINCE: shows a step that lasts until URL answers, timed from SINCE;
+# when the portal (PID) dies or three minutes pass, shows the end of its LOG and stops with FAILURE.
+await_ready() {
+  local title="$1" url="$2" failure="$3" pid="$4" log="$5" since="$6"
+  printf '%s▸ %s%s ' "$bold" "$title" "$reset"
+  if ! wait_for_url "$url" 180 "$pid"; then
+    printf '%s✗%s\n' "$red" "$reset"
+    tail -n 40 "$log" | sed 's/^/    /'
+    fail "$failure" "full log: $log"
+  fi
+  printf '%s✓%s %s(%ss)%s\n' "$green" "$reset" "$dim" "$((SECONDS - since))" "$reset"
+}
+
+# json_field PATH: prints PATH (e.g. `.totalItems`) of the JSON document on standard input.
+json_field() { node -p "JSON.parse(require('fs').readFileSync(0, 'utf8'))$1"; }
+
 # Prints how many entities the catalog serves, waiting briefly for the first processing round.
 report_catalog() {
   local backend="$1" token count=0
   token="$(curl -sf -H 'X-Requested-With: XMLHttpRequest' "$backend/api/auth/guest/refresh" |
-    node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).backstageIdentity.token))')" || return 0
+    json_field .backstageIdentity.token)" || return 0
   for _ in $(seq 1 30); do
     count="$(curl -sf -H "Authorization: Bearer $token" "$backend/api/catalog/entities/by-query?limit=0" |
-      node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).totalItems))')" || count=0
+      json_field .totalItems)" || count=0
     [ "$count" -gt 0 ] && break
     sleep 1
   done
