@@ -6,11 +6,17 @@ export interface Config {
       /** Portico's Git ingestion: descriptor files from any Git server. One entry per provider id. */
       git?: {
         [providerId: string]: {
-          /** Full remote URLs (https, ssh, git or file), without credentials. */
+          /**
+           * Full remote URLs (https, ssh, git, file) or local paths, without credentials. Relative paths are
+           * relative to the backend's working directory.
+           */
           remotes?: string[];
           /** A URL prefix that `repositories` are appended to, e.g. `https://git.example.com/platform/`. */
           remotePrefix?: string;
-          /** Repository names under `remotePrefix`. */
+          /**
+           * Repository names under `remotePrefix`. Globs (`team-*`, `platform/**`) list the repositories
+           * found in a prefix that is a directory of this machine (`file://` or a path).
+           */
           repositories?: string[];
           /** Branch to read; the remote's HEAD when omitted. */
           branch?: string;
@@ -21,8 +27,10 @@ export interface Config {
            * @visibility secret
            */
           token?: string;
-          /** Seconds a single git command may take. Default 120. */
+          /** Seconds a single git command may take, at least 1. Default 120. */
           timeoutSeconds?: number;
+          /** How many repositories are read at once. Default 8. */
+          concurrency?: number;
           /** How often to sync, e.g. `{ frequency: { minutes: 2 }, timeout: { minutes: 10 } }`. */
           schedule: SchedulerServiceTaskScheduleDefinitionConfig;
         };

@@ -2,7 +2,7 @@ import {
   DatabaseService,
   resolvePackagePath,
 } from '@backstage/backend-plugin-api';
-import { Entity } from '@backstage/catalog-model';
+import { Entity, stringifyEntityRef } from '@backstage/catalog-model';
 import { Knex } from 'knex';
 import { DescriptorError } from './descriptors';
 
@@ -18,30 +18,65 @@ export interface StoredFile {
 export interface RepositoryStatus {
   url: string;
   syncedCommit?: string;
+  /** The branch the synced commit was read from. */
+  syncedBranch?: string;
   /** Hash of the settings the synced commit was read with. */
   syncedSettings?: string;
   lastSuccessAt?: Date;
   lastAttemptAt?: Date;
   lastError?: string;
+  /** When the server first answered that the repository is gone. */
+  missingSince?: Date;
+}
+
+/** Where an entity ref is defined: a file of a repository. */
+export interface RefClaim {
+  entityRef: string;
+  url: string;
+  path: string;
 }
 
 /** What the Git provider last ingested, per repository and file. */
 export interface GitIngestionStore {
   listRepositories(providerId: string): Promise<RepositoryStatus[]>;
+  getRepository(
+    providerId: string,
+    url: string,
+  ): Promise<RepositoryStatus | undefined>;
   /** The files of one repository, or of every repository of the provider. */
   listFiles(
     providerId: string,
     url?: string,
   ): Promise<(StoredFile & { url: string })[]>;
-  /** Replaces the files of a repository after a complete, successful read of `commit`. */
+  /**
+   * Replaces the files of a repository, and the refs it defines, after a complete, successful read of
+   * `commit`.
+   */
   saveSync(
     providerId: string,
     url: string,
-    synced: { commit: string; settings: string },
+    synced: { commit: string; branch: string; settings: string },
     files: StoredFile[],
   ): Promise<void>;
-  /** Records that the repository could not be read; what was ingested from it stays. */
-  saveFailure(providerId: string, url: string, error: string): Promise<void>;
+  /**
+   * Records that the repository could not be read; what was ingested from it stays. With `resync`, its
+   * commit is forgotten so that the next sync reads it again.
+   */
+  saveFailure(
+    providerId: string,
+    url: string,
+    error: string,
+    options?: { resync?: boolean },
+  ): Promise<void>;
+  /** Records that the server answered that the repository is gone; what was ingested from it stays. */
+  saveMissing(providerId: string, url: string, error: string): Promise<void>;
+  /** The repository that owns each ref: the one that defined it first. */
+  owners(
+    providerId: string,
+    entityRefs: string[],
+  ): Promise<Map<string, RefClaim>>;
+  /** Claims on refs that more than one repository defines; the owner is listed first for each ref. */
+  listConflicts(providerId: string): Promise<RefClaim[][]>;
   /** Records that the repository was read and had not changed. */
   saveUnchanged(providerId: string, url: string): Promise<void>;
   removeRepository(providerId: string, url: string): Promise<void>;
@@ -73,18 +108,17 @@ export class DatabaseGitIngestionStore implements GitIngestionStore {
     const rows = await this.db('portico_git_repositories')
       .where({ provider_id: providerId })
       .orderBy('url');
-    return rows.map(row => ({
-      url: row.url,
-      syncedCommit: row.synced_commit ?? undefined,
-      syncedSettings: row.synced_settings ?? undefined,
-      lastSuccessAt: row.last_success_at
-        ? new Date(row.last_success_at)
-        : undefined,
-      lastAttemptAt: row.last_attempt_at
-        ? new Date(row.last_attempt_at)
-        : undefined,
-      lastError: row.last_error ?? undefined,
-    }));
+    return rows.map(toRepositoryStatus);
+  }
+
+  async getRepository(
+    providerId: string,
+    url: string,
+  ): Promise<RepositoryStatus | undefined> {
+    const row = await this.db('portico_git_repositories')
+      .where({ provider_id: providerId, url })
+      .first();
+    return row && toRepositoryStatus(row);
   }
 
   async listFiles(
@@ -107,7 +141,7 @@ export class DatabaseGitIngestionStore implements GitIngestionStore {
   async saveSync(
     providerId: string,
     url: string,
-    synced: { commit: string; settings: string },
+    synced: { commit: string; branch: string; settings: string },
     files: StoredFile[],
   ): Promise<void> {
     const now = new Date();
@@ -130,25 +164,137 @@ export class DatabaseGitIngestionStore implements GitIngestionStore {
           100,
         );
       }
+      await this.replaceClaims(tx, providerId, url, files, now);
       await this.upsertRepository(tx, providerId, url, {
         synced_commit: synced.commit,
+        synced_branch: synced.branch,
         synced_settings: synced.settings,
         last_success_at: now,
         last_attempt_at: now,
         last_error: null,
+        missing_since: null,
       });
     });
+  }
+
+  /** Keeps the claim time of refs the repository still defines: the earliest claim owns a ref. */
+  private async replaceClaims(
+    tx: Knex.Transaction,
+    providerId: string,
+    url: string,
+    files: StoredFile[],
+    now: Date,
+  ) {
+    const claims = new Map<string, string>();
+    for (const file of files) {
+      for (const entity of file.entities) {
+        const ref = stringifyEntityRef(entity);
+        if (!claims.has(ref)) claims.set(ref, file.path);
+      }
+    }
+    const existing = await tx('portico_git_entity_refs')
+      .where({ provider_id: providerId, url })
+      .select('entity_ref', 'path');
+    const dropped = existing
+      .filter(row => !claims.has(row.entity_ref))
+      .map(row => row.entity_ref);
+    for (const refs of chunk(dropped, 500)) {
+      await tx('portico_git_entity_refs')
+        .where({ provider_id: providerId, url })
+        .whereIn('entity_ref', refs)
+        .delete();
+    }
+    const moved = existing.filter(
+      row =>
+        claims.has(row.entity_ref) && claims.get(row.entity_ref) !== row.path,
+    );
+    for (const row of moved) {
+      await tx('portico_git_entity_refs')
+        .where({ provider_id: providerId, url, entity_ref: row.entity_ref })
+        .update({ path: claims.get(row.entity_ref) });
+    }
+    const known = new Set(existing.map(row => row.entity_ref));
+    const added = [...claims].filter(([ref]) => !known.has(ref));
+    for (const rows of chunk(added, 100)) {
+      await tx('portico_git_entity_refs').insert(
+        rows.map(([ref, path]) => ({
+          provider_id: providerId,
+          entity_ref: ref,
+          url,
+          path,
+          claimed_at: now,
+        })),
+      );
+    }
+  }
+
+  async owners(
+    providerId: string,
+    entityRefs: string[],
+  ): Promise<Map<string, RefClaim>> {
+    const owners = new Map<string, RefClaim>();
+    for (const refs of chunk(entityRefs, 500)) {
+      const rows = await this.db('portico_git_entity_refs')
+        .where({ provider_id: providerId })
+        .whereIn('entity_ref', refs)
+        .orderBy(['entity_ref', 'claimed_at', 'url']);
+      for (const row of rows) {
+        if (!owners.has(row.entity_ref))
+          owners.set(row.entity_ref, toClaim(row));
+      }
+    }
+    return owners;
+  }
+
+  async listConflicts(providerId: string): Promise<RefClaim[][]> {
+    const rows = await this.db('portico_git_entity_refs')
+      .where({ provider_id: providerId })
+      .whereIn(
+        'entity_ref',
+        this.db('portico_git_entity_refs')
+          .where({ provider_id: providerId })
+          .groupBy('entity_ref')
+          .havingRaw('count(*) > 1')
+          .select('entity_ref'),
+      )
+      .orderBy(['entity_ref', 'claimed_at', 'url']);
+    const byRef = new Map<string, RefClaim[]>();
+    for (const row of rows) {
+      byRef.set(row.entity_ref, [
+        ...(byRef.get(row.entity_ref) ?? []),
+        toClaim(row),
+      ]);
+    }
+    return [...byRef.values()];
   }
 
   async saveFailure(
     providerId: string,
     url: string,
     error: string,
+    options: { resync?: boolean } = {},
   ): Promise<void> {
     await this.upsertRepository(this.db, providerId, url, {
       last_attempt_at: new Date(),
       last_error: error,
+      ...(options.resync ? { synced_commit: null } : {}),
     });
+  }
+
+  async saveMissing(
+    providerId: string,
+    url: string,
+    error: string,
+  ): Promise<void> {
+    const now = new Date();
+    await this.upsertRepository(this.db, providerId, url, {
+      last_attempt_at: now,
+      last_error: error,
+    });
+    await this.db('portico_git_repositories')
+      .where({ provider_id: providerId, url })
+      .whereNull('missing_since')
+      .update({ missing_since: now });
   }
 
   async saveUnchanged(providerId: string, url: string): Promise<void> {
@@ -163,6 +309,9 @@ export class DatabaseGitIngestionStore implements GitIngestionStore {
   async removeRepository(providerId: string, url: string): Promise<void> {
     await this.db.transaction(async tx => {
       await tx('portico_git_files')
+        .where({ provider_id: providerId, url })
+        .delete();
+      await tx('portico_git_entity_refs')
         .where({ provider_id: providerId, url })
         .delete();
       await tx('portico_git_repositories')
@@ -182,4 +331,38 @@ export class DatabaseGitIngestionStore implements GitIngestionStore {
       .onConflict(['provider_id', 'url'])
       .merge(fields);
   }
+}
+
+function toClaim(row: {
+  entity_ref: string;
+  url: string;
+  path: string;
+}): RefClaim {
+  return { entityRef: row.entity_ref, url: row.url, path: row.path };
+}
+
+/** Keeps `IN (...)` lists and multi-row inserts under SQLite's limit on bound variables. */
+function chunk<T>(items: T[], size: number): T[][] {
+  const chunks: T[][] = [];
+  for (let i = 0; i < items.length; i += size) {
+    chunks.push(items.slice(i, i + size));
+  }
+  return chunks;
+}
+
+function toRepositoryStatus(row: any): RepositoryStatus {
+  return {
+    url: row.url,
+    syncedCommit: row.synced_commit ?? undefined,
+    syncedBranch: row.synced_branch ?? undefined,
+    syncedSettings: row.synced_settings ?? undefined,
+    lastSuccessAt: row.last_success_at
+      ? new Date(row.last_success_at)
+      : undefined,
+    lastAttemptAt: row.last_attempt_at
+      ? new Date(row.last_attempt_at)
+      : undefined,
+    lastError: row.last_error ?? undefined,
+    missingSince: row.missing_since ? new Date(row.missing_since) : undefined,
+  };
 }

@@ -3,30 +3,41 @@ import {
   SchedulerServiceTaskRunner,
 } from '@backstage/backend-plugin-api';
 import {
+  ANNOTATION_EDIT_URL,
   ANNOTATION_LOCATION,
   ANNOTATION_ORIGIN_LOCATION,
   ANNOTATION_SOURCE_LOCATION,
+  ANNOTATION_VIEW_URL,
   Entity,
   stringifyEntityRef,
 } from '@backstage/catalog-model';
 import {
+  DeferredEntity,
   EntityProvider,
   EntityProviderConnection,
 } from '@backstage/plugin-catalog-node';
 import { minimatch } from 'minimatch';
 import { createHash } from 'node:crypto';
-import { posix } from 'node:path';
 import {
   GitIngestionStore,
   RepositoryStatus,
   StoredFile,
 } from './DatabaseGitIngestionStore';
 import {
+  DEFAULT_MAX_DESCRIPTOR_BYTES,
   DescriptorError,
   oversizeProblem,
   parseDescriptor,
 } from './descriptors';
-import { GitCli, SYMLINK_MODE, TreeEntry } from './git';
+import {
+  BlobReader,
+  GitCli,
+  RepositoryNotFoundError,
+  SYMLINK_MODE,
+  TreeEntry,
+} from './git';
+import { fileLocations, HostType } from './locations';
+import { RepositoryDiscovery } from './discovery';
 
 export const ANNOTATION_GIT_COMMIT = 'portico.dev/git-commit';
 
@@ -34,14 +45,22 @@ export interface GitProviderSettings {
   id: string;
   /** Remote URLs, without credentials. */
   repositories: string[];
+  /** Repositories found by listing a directory of this machine, with globs. */
+  discovery?: RepositoryDiscovery;
   branch?: string;
   files: string[];
+  /** How many repositories are read at once. */
+  concurrency: number;
 }
 
 /**
  * Ingests descriptor files from Git repositories. Only a complete answer about a repository changes what
- * came from it: an unreachable server or a failed fetch leaves its entities as they were, and a file that
- * stops parsing keeps its last good entities while its error is recorded.
+ * came from it: an unreachable server or a failed fetch leaves its entities as they were, a file that
+ * stops parsing keeps its last good entities while its error is recorded, and a repository the server
+ * says is gone is removed only when the next sync says so too.
+ *
+ * When two repositories define the same entity ref, the one that defined it first keeps it; the other's
+ * definition is reported as a conflict and takes over only when the first one drops it.
  */
 export class GitEntityProvider implements EntityProvider {
   private connection?: EntityProviderConnection;
@@ -55,6 +74,7 @@ export class GitEntityProvider implements EntityProvider {
       store: GitIngestionStore;
       logger: LoggerService;
       taskRunner: SchedulerServiceTaskRunner;
+      hostType: (remote: string) => HostType | undefined;
     },
   ) {
     const { branch, files } = settings;
@@ -71,28 +91,52 @@ export class GitEntityProvider implements EntityProvider {
     this.connection = connection;
     await this.deps.taskRunner.run({
       id: `${this.getProviderName()}:sync`,
-      fn: () => this.sync(),
+      fn: abortSignal => this.sync(abortSignal),
     });
   }
 
-  /** One pass over every configured repository. */
-  async sync(): Promise<void> {
+  /** One pass over every configured and discovered repository. */
+  async sync(abortSignal?: AbortSignal): Promise<void> {
     const connection = this.connection;
     if (!connection) throw new Error('GitEntityProvider is not connected');
-    const { id, repositories } = this.settings;
+    const { id, discovery } = this.settings;
+    const { store, logger } = this.deps;
 
     const known = new Map(
-      (await this.deps.store.listRepositories(id)).map(r => [r.url, r]),
+      (await store.listRepositories(id)).map(r => [r.url, r]),
     );
-    const configured = new Set(repositories);
+    const urls = new Set(this.settings.repositories);
+    if (discovery) {
+      try {
+        for (const url of await discovery.list()) urls.add(url);
+      } catch (error) {
+        logger.warn(
+          `Listing repositories under ${discovery.prefix} failed; the known ones are synced as they are: ${error}`,
+        );
+      }
+      // A known repository that the listing no longer shows is asked about: only the server's answer
+      // that it is gone removes it, and only when two syncs in a row give that answer.
+      for (const url of known.keys()) {
+        if (discovery.matches(url)) urls.add(url);
+      }
+    }
     for (const url of known.keys()) {
-      if (!configured.has(url)) {
+      if (!urls.has(url)) {
+        logger.info(`${url} is no longer configured; removing its entities`);
         await this.removeRepository(connection, url);
       }
     }
-    for (const url of repositories) {
-      await this.syncRepository(connection, url, known.get(url));
-    }
+
+    const queue = [...urls];
+    const worker = async () => {
+      for (let url = queue.shift(); url; url = queue.shift()) {
+        if (abortSignal?.aborted) return;
+        await this.syncRepository(connection, url, known.get(url));
+      }
+    };
+    await Promise.all(
+      Array.from({ length: this.settings.concurrency }, worker),
+    );
   }
 
   private async syncRepository(
@@ -100,18 +144,19 @@ export class GitEntityProvider implements EntityProvider {
     url: string,
     known: RepositoryStatus | undefined,
   ) {
-    const { id, branch } = this.settings;
+    const { id } = this.settings;
     const { git, store, logger } = this.deps;
+    let saved = false;
     try {
-      const head = await git.headCommit(url, branch);
+      const head = await git.headCommit(url, this.settings.branch);
       if (
-        head === known?.syncedCommit &&
+        head.commit === known?.syncedCommit &&
         this.settingsHash === known.syncedSettings
       ) {
         await store.saveUnchanged(id, url);
         return;
       }
-      const { mirror, commit } = await git.fetchHead(url, branch);
+      const { mirror, commit } = await git.fetchHead(url, this.settings.branch);
       const tree = new Map(
         (await git.listTree(mirror, commit)).map(entry => [entry.path, entry]),
       );
@@ -119,33 +164,27 @@ export class GitEntityProvider implements EntityProvider {
         (await store.listFiles(id, url)).map(file => [file.path, file]),
       );
       const files: StoredFile[] = [];
-      for (const entry of tree.values()) {
-        if (this.isDescriptor(entry.path)) {
-          files.push(
-            await this.readFile(
-              url,
-              mirror,
-              commit,
-              entry,
-              tree,
-              previous.get(entry.path),
-            ),
-          );
+      const blobs = git.openBlobReader(mirror);
+      try {
+        for (const entry of tree.values()) {
+          if (this.isDescriptor(entry.path)) {
+            files.push(
+              await this.readFile(blobs, entry, tree, previous.get(entry.path)),
+            );
+          }
         }
+      } finally {
+        blobs.close();
       }
-      // The catalog first, then our record of it: if the mutation fails, the next sync redoes it.
-      await connection.applyMutation({
-        type: 'delta',
-        added: files
-          .flatMap(file => file.entities)
-          .map(entity => ({ entity, locationKey: this.locationKey(url) })),
-        removed: await this.refsToRemove(url, [...previous.values()], files),
-      });
       await store.saveSync(
         id,
         url,
-        { commit, settings: this.settingsHash },
+        { commit, branch: head.branch, settings: this.settingsHash },
         files,
+      );
+      saved = true;
+      await connection.applyMutation(
+        await this.mutation(url, [...previous.values()], files),
       );
       for (const problem of files.flatMap(f => f.errors)) {
         const where = problem.line
@@ -154,32 +193,57 @@ export class GitEntityProvider implements EntityProvider {
         logger.warn(`${url} ${where}: ${problem.message}`);
       }
     } catch (error) {
-      // Nothing is removed: the server did not give a complete answer.
       const message = error instanceof Error ? error.message : String(error);
+      if (error instanceof RepositoryNotFoundError) {
+        await this.handleMissing(connection, url, known, message);
+        return;
+      }
+      // Nothing is removed: the server did not give a complete answer. When our record was already
+      // updated but the catalog was not, the next sync reads the repository again.
       logger.warn(
         `Git ingestion of ${url} failed, keeping what was ingested: ${message}`,
       );
-      await store.saveFailure(id, url, message);
+      await store.saveFailure(id, url, message, { resync: saved });
     }
   }
 
-  private async readFile(
+  /** The server says the repository is gone: believed when the previous sync heard the same. */
+  private async handleMissing(
+    connection: EntityProviderConnection,
     url: string,
-    mirror: string,
-    commit: string,
+    known: RepositoryStatus | undefined,
+    message: string,
+  ) {
+    const { id } = this.settings;
+    if (known?.missingSince) {
+      this.deps.logger.info(
+        `${url} is gone since ${known.missingSince.toISOString()}; removing its entities`,
+      );
+      await this.removeRepository(connection, url);
+      if (!this.settings.repositories.includes(url)) return;
+    }
+    // A configured repository stays listed, with the error, so that a person sees it is gone.
+    await this.deps.store.saveMissing(
+      id,
+      url,
+      known?.missingSince
+        ? `${message}; its entities were removed`
+        : `${message}; its entities are removed if the next sync finds it gone too`,
+    );
+  }
+
+  private async readFile(
+    blobs: BlobReader,
     entry: TreeEntry,
     tree: Map<string, TreeEntry>,
     previous: StoredFile | undefined,
   ): Promise<StoredFile> {
-    const { git } = this.deps;
     const unchanged =
       previous?.blob === entry.blob &&
       Object.entries(previous.dependencies).every(
         ([path, blob]) => tree.get(path)?.blob === blob,
       );
-    if (previous && unchanged) {
-      return this.withOrigin(previous, url, commit);
-    }
+    if (previous && unchanged) return previous;
     // A broken file keeps serving its last good entities; its errors say why it is not updated.
     const failed = (errors: DescriptorError[]): StoredFile => ({
       path: entry.path,
@@ -196,88 +260,121 @@ export class GitEntityProvider implements EntityProvider {
         },
       ]);
     }
-    const tooLarge = oversizeProblem(
-      entry.path,
-      await git.blobSize(mirror, entry.blob),
-    );
-    if (tooLarge) {
-      return failed([tooLarge]);
+    const content = await blobs.read(entry.blob, DEFAULT_MAX_DESCRIPTOR_BYTES);
+    if (!Buffer.isBuffer(content)) {
+      return failed([oversizeProblem(entry.path, content.size)!]);
     }
     const dependencies: Record<string, string> = {};
     const parsed = await parseDescriptor({
       path: entry.path,
-      content: await git.readBlob(mirror, entry.blob),
-      readFile: async path => {
+      content,
+      readFile: async (path, maxBytes) => {
         const target = tree.get(path);
         if (!target || target.mode === SYMLINK_MODE) return undefined;
         dependencies[path] = target.blob;
-        return git.readBlob(mirror, target.blob);
+        return blobs.read(target.blob, maxBytes);
       },
     });
-    if (parsed.errors.length) {
-      return failed(parsed.errors);
-    }
-    return this.withOrigin(
-      {
-        path: entry.path,
-        blob: entry.blob,
-        dependencies,
-        entities: parsed.entities,
-        errors: [],
-      },
-      url,
-      commit,
-    );
+    if (parsed.errors.length) return failed(parsed.errors);
+    return {
+      path: entry.path,
+      blob: entry.blob,
+      dependencies,
+      entities: parsed.entities,
+      errors: [],
+    };
   }
 
   /**
-   * Refs that the repository's files no longer define. A ref that another repository of this provider
-   * still defines is kept: the catalog does not tell removals apart by repository.
+   * What the catalog gets from a repository whose files went from `before` to `after` (already saved):
+   * the entities whose refs it owns, and for each ref it dropped, either the removal or the definition
+   * of the repository that owns the ref now.
    */
-  private async refsToRemove(
+  private async mutation(
     url: string,
     before: StoredFile[],
     after: StoredFile[],
   ) {
-    const kept = entityRefs(after);
-    const dropped = [...entityRefs(before)].filter(ref => !kept.has(ref));
-    if (dropped.length === 0) return [];
-    // Only then read the other repositories' files: most changes drop nothing.
-    const elsewhere = entityRefs(
-      (await this.deps.store.listFiles(this.settings.id)).filter(
-        f => f.url !== url,
-      ),
-    );
-    return dropped
-      .filter(ref => !elsewhere.has(ref))
-      .map(entityRef => ({ entityRef, locationKey: this.locationKey(url) }));
+    const { store } = this.deps;
+    const { id } = this.settings;
+    const repositories = new Map<string, RepositoryStatus | undefined>();
+    const emit = async (
+      entity: Entity,
+      from: { url: string; path: string },
+    ): Promise<DeferredEntity> => {
+      if (!repositories.has(from.url)) {
+        repositories.set(from.url, await store.getRepository(id, from.url));
+      }
+      return {
+        entity: this.withOrigin(entity, from, repositories.get(from.url)),
+        locationKey: this.locationKey(from.url),
+      };
+    };
+    const entities = new Map<string, { entity: Entity; path: string }>();
+    for (const file of after) {
+      for (const entity of file.entities) {
+        entities.set(stringifyEntityRef(entity), { entity, path: file.path });
+      }
+    }
+    const dropped = [...entityRefs(before)].filter(ref => !entities.has(ref));
+    const owners = await store.owners(id, [...entities.keys(), ...dropped]);
+    const added: DeferredEntity[] = [];
+    for (const [ref, { entity, path }] of entities) {
+      if (owners.get(ref)?.url === url) {
+        added.push(await emit(entity, { url, path }));
+      }
+    }
+    const removed = [];
+    for (const ref of dropped) {
+      const owner = owners.get(ref);
+      if (!owner) {
+        removed.push({ entityRef: ref, locationKey: this.locationKey(url) });
+        continue;
+      }
+      // Another repository defines it too: its definition takes over.
+      const file = (await store.listFiles(id, owner.url)).find(
+        f => f.path === owner.path,
+      );
+      const entity = file?.entities.find(e => stringifyEntityRef(e) === ref);
+      if (entity) added.push(await emit(entity, owner));
+    }
+    return { type: 'delta' as const, added, removed };
   }
 
-  /** Adds where each entity came from: the location annotations and the commit it was read at. */
+  /**
+   * Adds where an entity came from: the location annotations and the commit it was read at. Values that
+   * the file sets itself are kept.
+   */
   private withOrigin(
-    file: StoredFile,
-    url: string,
-    commit: string,
-  ): StoredFile {
-    const location = `url:${url}#${file.path}`;
-    const source = `url:${url}#${posix.dirname(file.path)}`;
+    entity: Entity,
+    from: { url: string; path: string },
+    repository: RepositoryStatus | undefined,
+  ): Entity {
+    const locations = fileLocations({
+      remote: from.url,
+      path: from.path,
+      branch: repository?.syncedBranch ?? 'HEAD',
+      hostType: this.deps.hostType(from.url),
+    });
+    const own = entity.metadata.annotations ?? {};
     return {
-      ...file,
-      entities: file.entities.map(entity => ({
-        ...entity,
-        metadata: {
-          ...entity.metadata,
-          annotations: {
-            ...entity.metadata.annotations,
-            [ANNOTATION_LOCATION]: location,
-            [ANNOTATION_ORIGIN_LOCATION]: location,
-            [ANNOTATION_SOURCE_LOCATION]:
-              entity.metadata.annotations?.[ANNOTATION_SOURCE_LOCATION] ??
-              source,
-            [ANNOTATION_GIT_COMMIT]: commit,
-          },
+      ...entity,
+      metadata: {
+        ...entity.metadata,
+        annotations: {
+          [ANNOTATION_SOURCE_LOCATION]: locations.source,
+          ...(locations.viewUrl && {
+            [ANNOTATION_VIEW_URL]: locations.viewUrl,
+            [ANNOTATION_EDIT_URL]: locations.editUrl,
+          }),
+          ...own,
+          [ANNOTATION_LOCATION]: locations.location,
+          [ANNOTATION_ORIGIN_LOCATION]: locations.location,
+          ...(repository?.syncedCommit && {
+            [ANNOTATION_GIT_COMMIT]: repository.syncedCommit,
+          }),
         },
-      })),
+      },
     };
   }
 
@@ -286,12 +383,8 @@ export class GitEntityProvider implements EntityProvider {
     url: string,
   ) {
     const files = await this.deps.store.listFiles(this.settings.id, url);
-    await connection.applyMutation({
-      type: 'delta',
-      added: [],
-      removed: await this.refsToRemove(url, files, []),
-    });
     await this.deps.store.removeRepository(this.settings.id, url);
+    await connection.applyMutation(await this.mutation(url, files, []));
   }
 
   private isDescriptor(path: string) {
@@ -307,6 +400,6 @@ export class GitEntityProvider implements EntityProvider {
 
 function entityRefs(files: StoredFile[]): Set<string> {
   return new Set(
-    files.flatMap(f => f.entities.map((e: Entity) => stringifyEntityRef(e))),
+    files.flatMap(f => f.entities.map(e => stringifyEntityRef(e))),
   );
 }

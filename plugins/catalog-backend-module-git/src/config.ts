@@ -1,5 +1,7 @@
 import { Config } from '@backstage/config';
 import { InputError } from '@backstage/errors';
+import { resolve } from 'node:path';
+import { isGlob, isLocalRemote, RepositoryDiscovery } from './discovery';
 import { GitProviderSettings } from './GitEntityProvider';
 
 const DEFAULT_FILES = ['catalog-info.yaml', '.backstage/*.yaml'];
@@ -16,44 +18,83 @@ export function readProviderConfigs(config: Config): ProviderConfig[] {
   const providers = config.getOptionalConfig('catalog.providers.git');
   if (!providers) return [];
   return providers.keys().map(id => {
+    const key = `catalog.providers.git.${id}`;
     const provider = providers.getConfig(id);
-    const prefix = provider.getOptionalString('remotePrefix');
+    const rawPrefix = provider.getOptionalString('remotePrefix');
+    const prefix = rawPrefix && absoluteRemote(rawPrefix);
     const names = provider.getOptionalStringArray('repositories') ?? [];
     if (names.length && !prefix) {
       throw new InputError(
-        `catalog.providers.git.${id}.repositories needs remotePrefix to make URLs of the names`,
+        `${key}.repositories needs remotePrefix to make URLs of the names`,
+      );
+    }
+    const globs = names.filter(isGlob);
+    if (globs.length && !isLocalRemote(prefix!)) {
+      throw new InputError(
+        `${key}.repositories: ${globs.join(
+          ', ',
+        )} can only be listed when remotePrefix is a directory of ` +
+          `this machine (file:// or a path); git servers cannot list their repositories, so name them, ` +
+          `or use Backstage's GitHub or GitLab discovery`,
       );
     }
     const repositories = [
-      ...(provider.getOptionalStringArray('remotes') ?? []),
-      ...names.map(name => `${prefix}${name}`),
+      ...(provider.getOptionalStringArray('remotes') ?? []).map(absoluteRemote),
+      ...names.filter(name => !isGlob(name)).map(name => `${prefix}${name}`),
     ];
     const withCredentials = repositories.find(url =>
       /^[a-z+]+:\/\/[^/@]*:[^/@]*@/i.test(url),
     );
     if (withCredentials) {
       throw new InputError(
-        `catalog.providers.git.${id}: remote ${withCredentials.replace(
+        `${key}: remote ${withCredentials.replace(
           /\/\/[^/@]*@/,
           '//***@',
         )} holds a password; use the token setting instead`,
       );
     }
-    if (repositories.length === 0) {
+    if (repositories.length === 0 && globs.length === 0) {
       throw new InputError(
-        `catalog.providers.git.${id} lists no repositories: set remotes, or remotePrefix and repositories`,
+        `${key} lists no repositories: set remotes, or remotePrefix and repositories`,
+      );
+    }
+    const timeoutSeconds = provider.getOptionalNumber('timeoutSeconds') ?? 120;
+    if (!(timeoutSeconds >= 1)) {
+      throw new InputError(
+        `${key}.timeoutSeconds must be at least 1, got ${timeoutSeconds}`,
+      );
+    }
+    const concurrency = provider.getOptionalNumber('concurrency') ?? 8;
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      throw new InputError(
+        `${key}.concurrency must be a whole number of at least 1, got ${concurrency}`,
       );
     }
     return {
       settings: {
         id,
         repositories: [...new Set(repositories)],
+        discovery: globs.length
+          ? new RepositoryDiscovery(withSlash(prefix!), globs)
+          : undefined,
         branch: provider.getOptionalString('branch'),
         files: provider.getOptionalStringArray('files') ?? DEFAULT_FILES,
+        concurrency,
       },
       token: provider.getOptionalString('token'),
-      timeoutSeconds: provider.getOptionalNumber('timeoutSeconds') ?? 120,
+      timeoutSeconds,
       schedule: provider.getConfig('schedule'),
     };
   });
+}
+
+/** Local paths become absolute: git runs in other directories than the backend's. */
+function absoluteRemote(remote: string): string {
+  if (!isLocalRemote(remote) || remote.startsWith('file://')) return remote;
+  const absolute = resolve(remote);
+  return remote.endsWith('/') ? `${absolute}/` : absolute;
+}
+
+function withSlash(prefix: string) {
+  return prefix.endsWith('/') ? prefix : `${prefix}/`;
 }

@@ -252,7 +252,10 @@ describe('parseDescriptor', () => {
 
     expect(result.errors).toEqual([]);
     expect(result.entities[0].spec?.definition).toBe('openapi: 3.0.0\n');
-    expect(readFile).toHaveBeenCalledWith('services/a/openapi.yaml');
+    expect(readFile).toHaveBeenCalledWith(
+      'services/a/openapi.yaml',
+      DEFAULT_MAX_DESCRIPTOR_BYTES,
+    );
   });
 
   it('substitutes parsed $json and $yaml targets', async () => {

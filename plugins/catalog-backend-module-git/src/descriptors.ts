@@ -14,7 +14,14 @@ import {
 } from 'yaml';
 
 /** Reads a file of the same repository, by path relative to the repository root ('/'-separated, already normalised, never starting with '/' or '..'). Resolves undefined when there is no such regular file (missing, a directory, or a symlink — the caller refuses symlinks). */
-export type ReadRepositoryFile = (path: string) => Promise<Buffer | undefined>;
+/**
+ * Reads a file of the repository: its content, only its size when it is over `maxBytes` (so that it is
+ * never loaded), or undefined when there is no such file.
+ */
+export type ReadRepositoryFile = (
+  path: string,
+  maxBytes: number,
+) => Promise<Buffer | { size: number } | undefined>;
 
 export interface DescriptorError {
   /** Repository-relative path of the file the problem is in (the descriptor, or the placeholder's target). */
@@ -319,7 +326,7 @@ function createTargetLoader(
     kind: PlaceholderKind,
     target: string,
   ): Promise<TargetContent> => {
-    const content = await readFile(target);
+    const content = await readFile(target, maxBytes);
     if (!content) {
       return {
         ok: false,
@@ -327,10 +334,11 @@ function createTargetLoader(
         inTarget: false,
       };
     }
-    if (content.length > maxBytes) {
+    if (!Buffer.isBuffer(content) || content.length > maxBytes) {
+      const size = Buffer.isBuffer(content) ? content.length : content.size;
       return {
         ok: false,
-        problem: `is ${formatSize(content.length)}, over the ${formatSize(
+        problem: `is ${formatSize(size)}, over the ${formatSize(
           maxBytes,
         )} limit`,
         inTarget: true,

@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GitDaemon, startSmartHttp } from './__testUtils__/gitServer';
-import { GitCli } from './git';
+import { GitCli, RepositoryNotFoundError } from './git';
 
 const token = 's3cret-token-value';
 
@@ -36,7 +36,7 @@ describe('GitCli over smart HTTP with basic auth', () => {
   it('reads the head commit and the tree with the token', async () => {
     const git = cli(token);
     const url = http.url('private');
-    expect(await git.headCommit(url)).toBe(commit);
+    expect(await git.headCommit(url)).toEqual({ commit, branch: 'main' });
     const fetched = await git.fetchHead(url);
     expect(fetched.commit).toBe(commit);
     const tree = await git.listTree(fetched.mirror, fetched.commit);
@@ -45,9 +45,31 @@ describe('GitCli over smart HTTP with basic auth', () => {
       'docs/readme.md',
     ]);
     const descriptor = tree.find(entry => entry.path === 'catalog-info.yaml')!;
-    expect(
-      (await git.readBlob(fetched.mirror, descriptor.blob)).toString(),
-    ).toContain('name: secret');
+    const blobs = git.openBlobReader(fetched.mirror);
+    try {
+      expect((await blobs.read(descriptor.blob, 1024)).toString()).toContain(
+        'name: secret',
+      );
+      // Over the limit, only the size is read.
+      expect(await blobs.read(descriptor.blob, 10)).toEqual({ size: 75 });
+    } finally {
+      blobs.close();
+    }
+  });
+
+  it('tells a repository the server does not have from a server that does not answer', async () => {
+    const git = cli(token);
+    await expect(git.headCommit(http.url('no-such-repo'))).rejects.toThrow(
+      RepositoryNotFoundError,
+    );
+    await expect(git.headCommit(daemon.url('no-such-repo'))).rejects.toThrow(
+      RepositoryNotFoundError,
+    );
+    const refused = await git
+      .headCommit('git://127.0.0.1:1/closed.git')
+      .catch(error => error);
+    expect(refused).toBeInstanceOf(Error);
+    expect(refused).not.toBeInstanceOf(RepositoryNotFoundError);
   });
 
   it('fails without leaking the token when it is wrong', async () => {

@@ -1,6 +1,6 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** A file of a commit's tree, as `git ls-tree` lists it. */
@@ -12,6 +12,113 @@ export interface TreeEntry {
 }
 
 export const SYMLINK_MODE = '120000';
+
+/**
+ * The server answered that the repository does not exist (or is not visible to us): unlike a timeout or
+ * a refused connection, this is an answer about the repository.
+ */
+export class RepositoryNotFoundError extends Error {}
+
+// What git prints when the server says there is no such repository: git daemon, smart HTTP (404),
+// a local path, and the messages of GitHub's and GitLab's ssh servers.
+const NOT_FOUND =
+  /repository not exported|repository '.*' not found|does not appear to be a git repository|Repository not found|could not be found/i;
+
+/** A blob's content, or only its size when that is over the limit the caller gave. */
+export type BlobContent = Buffer | { size: number };
+
+/** Answers `info` and `contents` commands of one `git cat-file --batch-command` process, in order. */
+export class BlobReader {
+  private readonly process;
+  private buffered = Buffer.alloc(0);
+  private readonly waiting: {
+    parse: (data: Buffer) => { value: unknown; used: number } | undefined;
+    resolve: (value: any) => void;
+    reject: (error: Error) => void;
+  }[] = [];
+  private failure?: Error;
+
+  constructor(mirror: string, timeoutMs: number) {
+    this.process = spawn('git', ['cat-file', '--batch-command'], {
+      cwd: mirror,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      timeout: timeoutMs,
+    });
+    this.process.stdout.on('data', (chunk: Buffer) => {
+      this.buffered = Buffer.concat([this.buffered, chunk]);
+      this.drain();
+    });
+    this.process.stdin.on('error', () => {});
+    this.process.on('close', code => {
+      this.fail(new Error(`git cat-file exited with code ${code}`));
+    });
+    this.process.on('error', error => this.fail(error));
+  }
+
+  /** The blob's content, or its size alone when that is over `maxBytes`. */
+  async read(blob: string, maxBytes: number): Promise<BlobContent> {
+    const size = await this.request<number>(`info ${blob}`, data => {
+      const end = data.indexOf(10);
+      if (end < 0) return undefined;
+      // "<oid> blob <size>", or "<oid> missing"
+      const [, type, bytes] = data.subarray(0, end).toString().split(' ');
+      if (type !== 'blob') {
+        throw new Error(`git cat-file: ${blob} is not a blob`);
+      }
+      return { value: Number(bytes), used: end + 1 };
+    });
+    if (size > maxBytes) return { size };
+    return this.request<Buffer>(`contents ${blob}`, data => {
+      const end = data.indexOf(10);
+      if (end < 0) return undefined;
+      const start = end + 1;
+      // The header, the content, and a newline.
+      if (data.length < start + size + 1) return undefined;
+      return {
+        value: Buffer.from(data.subarray(start, start + size)),
+        used: start + size + 1,
+      };
+    });
+  }
+
+  close() {
+    this.process.stdin.end();
+  }
+
+  private request<T>(
+    command: string,
+    parse: (data: Buffer) => { value: T; used: number } | undefined,
+  ): Promise<T> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise<T>((resolve, reject) => {
+      this.waiting.push({ parse, resolve, reject });
+      this.process.stdin.write(`${command}\n`);
+    });
+  }
+
+  private drain() {
+    while (this.waiting.length) {
+      const next = this.waiting[0];
+      let answer;
+      try {
+        answer = next.parse(this.buffered);
+      } catch (error) {
+        this.fail(error as Error);
+        return;
+      }
+      if (!answer) return;
+      this.waiting.shift();
+      this.buffered = this.buffered.subarray(answer.used);
+      next.resolve(answer.value);
+    }
+  }
+
+  private fail(error: Error) {
+    this.failure ??= error;
+    for (const waiting of this.waiting.splice(0)) waiting.reject(error);
+    this.process.kill();
+  }
+}
 
 /**
  * Plain `git`, so that any server works: https (with a token), ssh, git:// and file URLs.
@@ -27,17 +134,30 @@ export class GitCli {
     },
   ) {}
 
-  /** The commit the remote's branch (or HEAD) points at; throws when the remote cannot answer. */
-  async headCommit(url: string, branch?: string): Promise<string> {
+  /**
+   * The commit the remote's branch (or HEAD) points at, and the branch's name (for HEAD, the branch it
+   * points at). Throws when the remote cannot answer; `RepositoryNotFoundError` when it says it has no
+   * such repository.
+   */
+  async headCommit(
+    url: string,
+    branch?: string,
+  ): Promise<{ commit: string; branch: string }> {
     const ref = remoteRef(branch);
-    const output = await this.git(['ls-remote', '--', url, ref], {
+    const output = await this.git(['ls-remote', '--symref', '--', url, ref], {
       remote: url,
     });
-    const line = output.split('\n').find(l => l.endsWith(`\t${ref}`));
+    const lines = output.split('\n');
+    const line = lines.find(
+      l => l.endsWith(`\t${ref}`) && !l.startsWith('ref:'),
+    );
     if (!line) {
       throw new Error(`${url} has no ${branch ? `branch ${branch}` : 'HEAD'}`);
     }
-    return line.split('\t')[0];
+    const symref = lines
+      .find(l => l.startsWith('ref: refs/heads/') && l.endsWith('\tHEAD'))
+      ?.slice('ref: refs/heads/'.length, -'\tHEAD'.length);
+    return { commit: line.split('\t')[0], branch: branch ?? symref ?? 'HEAD' };
   }
 
   /**
@@ -64,10 +184,9 @@ export class GitCli {
         remote: url,
       },
     );
-    const commit = (
-      await this.git(['rev-parse', 'FETCH_HEAD'], { cwd: mirror })
-    ).trim();
-    return { mirror, commit };
+    // "<commit>\t\t<description>": read directly, one process fewer per repository.
+    const fetchHead = await readFile(join(mirror, 'FETCH_HEAD'), 'utf8');
+    return { mirror, commit: fetchHead.slice(0, fetchHead.indexOf('\t')) };
   }
 
   async listTree(mirror: string, commit: string): Promise<TreeEntry[]> {
@@ -90,17 +209,12 @@ export class GitCli {
       .map(({ mode, blob, path }) => ({ mode, blob, path }));
   }
 
-  async readBlob(mirror: string, blob: string): Promise<Buffer> {
-    return this.git(['cat-file', 'blob', blob], {
-      cwd: mirror,
-      encoding: 'buffer',
-    });
-  }
-
-  async blobSize(mirror: string, blob: string): Promise<number> {
-    return Number(
-      (await this.git(['cat-file', '-s', blob], { cwd: mirror })).trim(),
-    );
+  /**
+   * One `git cat-file` process for all the blobs a sync reads from a mirror: sizes are checked before
+   * contents are read, so an oversized file is never loaded. Call `close` when done.
+   */
+  openBlobReader(mirror: string): BlobReader {
+    return new BlobReader(mirror, this.options.timeoutMs);
   }
 
   private git(
@@ -143,7 +257,12 @@ export class GitCli {
             ? `timed out after ${this.options.timeoutMs / 1000}s`
             : String(stderr).trim().split('\n').pop() ||
               `exit code ${error.code}`;
-          reject(new Error(`git ${args[0]} failed: ${reason}`));
+          const message = `git ${args[0]} failed: ${reason}`;
+          reject(
+            NOT_FOUND.test(String(stderr))
+              ? new RepositoryNotFoundError(message)
+              : new Error(message),
+          );
         },
       );
     });

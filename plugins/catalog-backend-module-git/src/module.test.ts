@@ -37,6 +37,98 @@ spec:
 const component = (name: string, description = `${name} service`) =>
   `apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: ${name}\n  description: ${description}\nspec:\n  type: service\n  owner: group:default/platform-team\n  lifecycle: production\n`;
 
+// A "billion laughs": each level refers to the one before ten times.
+const aliasBomb = [
+  'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
+  ...Array.from(
+    { length: 8 },
+    (_, i) =>
+      `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(
+        9,
+      )
+        .fill(`*${String.fromCharCode(97 + i)}`)
+        .join(',')}]`,
+  ),
+].join('\n');
+
+/**
+ * The catalog with the Git module on `knex`, with one provider `demo`. The test scheduler runs each task
+ * once at start; later syncs are triggered by the test, as the schedule would, so every step is deterministic.
+ */
+async function startCatalog(knex: Knex, provider: Record<string, unknown>) {
+  let scheduler: SchedulerService | undefined;
+  const schedulerProbe = createBackendModule({
+    pluginId: 'catalog',
+    moduleId: 'scheduler-probe',
+    register(reg) {
+      reg.registerInit({
+        deps: { catalogScheduler: coreServices.scheduler },
+        async init({ catalogScheduler }) {
+          scheduler = catalogScheduler;
+        },
+      });
+    },
+  });
+  const { server } = await startTestBackend({
+    features: [
+      catalogPlugin,
+      catalogModuleGit,
+      schedulerProbe,
+      mockServices.database.factory({ knex }),
+      mockServices.rootConfig.factory({
+        data: {
+          catalog: {
+            processingInterval: { seconds: 1 },
+            providers: {
+              git: {
+                demo: {
+                  ...provider,
+                  timeoutSeconds: 5,
+                  schedule: {
+                    frequency: { seconds: 1 },
+                    timeout: { seconds: 30 },
+                  },
+                },
+              },
+            },
+          },
+        },
+      }),
+    ],
+  });
+  const sync = () => scheduler!.triggerTask('portico-git:demo:sync');
+  // `name` for a component, `kind:name` for other kinds.
+  const entity = (ref: string) =>
+    request(server)
+      .get(
+        `/api/catalog/entities/by-name/${
+          ref.includes(':')
+            ? ref.replace(':', '/default/')
+            : `component/default/${ref}`
+        }`,
+      )
+      .set('Authorization', 'Bearer mock-user-token');
+  const present = (name: string, check: (body: any) => boolean = () => true) =>
+    eventually(async () => {
+      const res = await entity(name);
+      return res.status === 200 && check(res.body) ? res.body : undefined;
+    }, `${name} in the catalog`);
+  const absent = (name: string) =>
+    eventually(
+      async () => ((await entity(name)).status === 404 ? true : undefined),
+      `${name} to be removed`,
+    );
+  const statusOf = async (url: string) => {
+    const res = await request(server)
+      .get('/api/catalog/portico-git/status')
+      .set('Authorization', 'Bearer mock-user-token');
+    return res.body.providers[0].repositories.find(
+      (r: { url: string }) => r.url === url,
+    );
+  };
+  return { server, sync, entity, present, absent, statusOf };
+}
+
 describe('Git ingestion from a real git daemon', () => {
   let daemon: GitDaemon;
 
@@ -65,77 +157,12 @@ describe('Git ingestion from a real git daemon', () => {
       });
       daemon.createRepository('tools', {
         'catalog-info.yaml': component('deployer'),
-        '.backstage/shared.yaml': component('shared'),
       });
 
-      // The test scheduler runs each task once at start; later syncs are triggered by the test, as the
-      // schedule would, so that every step is deterministic.
-      let scheduler: SchedulerService | undefined;
-      const schedulerProbe = createBackendModule({
-        pluginId: 'catalog',
-        moduleId: 'scheduler-probe',
-        register(reg) {
-          reg.registerInit({
-            deps: { catalogScheduler: coreServices.scheduler },
-            async init({ catalogScheduler }) {
-              scheduler = catalogScheduler;
-            },
-          });
-        },
-      });
-      const sync = () => scheduler!.triggerTask('portico-git:demo:sync');
-
-      const { server } = await startTestBackend({
-        features: [
-          catalogPlugin,
-          catalogModuleGit,
-          schedulerProbe,
-          mockServices.database.factory({ knex }),
-          mockServices.rootConfig.factory({
-            data: {
-              catalog: {
-                processingInterval: { seconds: 1 },
-                providers: {
-                  git: {
-                    demo: {
-                      remotes: [daemon.url('shop'), daemon.url('tools')],
-                      timeoutSeconds: 5,
-                      schedule: {
-                        frequency: { seconds: 1 },
-                        timeout: { seconds: 30 },
-                      },
-                    },
-                  },
-                },
-              },
-            },
-          }),
-        ],
-      });
-      // `name` for a component, `kind:name` for other kinds.
-      const entity = (ref: string) =>
-        request(server)
-          .get(
-            `/api/catalog/entities/by-name/${
-              ref.includes(':')
-                ? ref.replace(':', '/default/')
-                : `component/default/${ref}`
-            }`,
-          )
-          .set('Authorization', 'Bearer mock-user-token');
-      const present = (
-        name: string,
-        check: (body: any) => boolean = () => true,
-      ) =>
-        eventually(async () => {
-          const res = await entity(name);
-          return res.status === 200 && check(res.body) ? res.body : undefined;
-        }, `${name} in the catalog`);
-      const absent = (name: string) =>
-        eventually(
-          async () => ((await entity(name)).status === 404 ? true : undefined),
-          `${name} to be removed`,
-        );
+      const { server, sync, entity, present, absent, statusOf } =
+        await startCatalog(knex, {
+          remotes: [daemon.url('shop'), daemon.url('tools')],
+        });
       const repositoryRow = (name: string) =>
         knex('portico_git_repositories')
           .where({ url: daemon.url(name) })
@@ -153,6 +180,33 @@ describe('Git ingestion from a real git daemon', () => {
         )}#catalog-info.yaml`,
         'portico.dev/git-commit': firstCommit,
       });
+
+      // tools now defines `shared` too: shop, which defined it first, keeps it, and the status says so.
+      await present('shared');
+      daemon.commit('tools', {
+        '.backstage/shared.yaml': component('shared', 'from tools'),
+      });
+      await sync();
+      const conflicts = await eventually(async () => {
+        const status = await statusOf(daemon.url('tools'));
+        return status?.fileErrors.length ? status.fileErrors : undefined;
+      }, 'the conflict to be reported');
+      const sharedOwner = (await present('shared')).metadata.annotations[
+        'backstage.io/managed-by-location'
+      ];
+      expect(sharedOwner).toBe(
+        `url:${daemon.url('shop')}#.backstage/shared.yaml`,
+      );
+      expect(conflicts).toEqual([
+        {
+          file: '.backstage/shared.yaml',
+          message: expect.stringContaining(
+            `component:default/shared is already defined by ${daemon.url(
+              'shop',
+            )}`,
+          ),
+        },
+      ]);
 
       const definition = async () =>
         (await present('api:cart-api')).spec.definition as string;
@@ -179,7 +233,13 @@ describe('Git ingestion from a real git daemon', () => {
       await present('api:cart-api', body =>
         body.spec.definition.includes('version: 2.0.0'),
       );
-      expect((await entity('shared')).status).toBe(200);
+      // shop dropped `shared`: tools' definition takes over.
+      await present('shared', body =>
+        body.metadata.annotations[
+          'backstage.io/managed-by-location'
+        ].startsWith(`url:${daemon.url('tools')}#`),
+      );
+      expect((await statusOf(daemon.url('tools'))).fileErrors).toEqual([]);
 
       // Broken YAML: the error is recorded, the file's last good entity stays, the rest is ingested.
       daemon.commit('tools', {
@@ -204,12 +264,7 @@ describe('Git ingestion from a real git daemon', () => {
       expect((await entity('deployer')).status).toBe(200);
 
       // The status API shows the same to a person: per repository, its commit, entity count and errors.
-      const status = await request(server)
-        .get('/api/catalog/portico-git/status')
-        .set('Authorization', 'Bearer mock-user-token');
-      const tools = status.body.providers[0].repositories.find(
-        (r: { url: string }) => r.url === daemon.url('tools'),
-      );
+      const tools = await statusOf(daemon.url('tools'));
       expect(tools).toMatchObject({
         entityCount: 3,
         fileErrors: [
@@ -229,21 +284,46 @@ describe('Git ingestion from a real git daemon', () => {
           'spec:\n  definition:\n    $text: ../../../etc/passwd\n',
         ),
         '.backstage/link.yaml': { symlink: '/etc/hostname' },
+        '.backstage/huge.yaml': `${component('huge')}  notes: "${'x'.repeat(
+          5 * 1024 * 1024,
+        )}"\n`,
+        '.backstage/bomb.yaml': aliasBomb,
       });
       await sync();
+      const refused = [
+        '.backstage/escape.yaml',
+        '.backstage/link.yaml',
+        '.backstage/huge.yaml',
+        '.backstage/bomb.yaml',
+      ];
       await eventually(
         () =>
           knex('portico_git_files')
             .where({ url: daemon.url('tools') })
-            .whereIn('path', ['.backstage/escape.yaml', '.backstage/link.yaml'])
+            .whereIn('path', refused)
             .then(rows =>
-              rows.length === 2 && rows.every(r => JSON.parse(r.errors).length)
+              rows.length === refused.length &&
+              rows.every(r => JSON.parse(r.errors).length)
                 ? rows
                 : undefined,
             ),
         'the refused files',
       );
-      expect((await entity('escape')).status).toBe(404);
+      const refusals = Object.fromEntries(
+        (await statusOf(daemon.url('tools'))).fileErrors.map(
+          (e: { file: string; message: string }) => [e.file, e.message],
+        ),
+      );
+      expect(refusals).toMatchObject({
+        '.backstage/huge.yaml': expect.stringMatching(
+          /5\.0 MB, over the 1\.0 MB limit/,
+        ),
+        '.backstage/bomb.yaml': expect.stringMatching(/alias/),
+        '.backstage/link.yaml': expect.stringMatching(/symbolic link/),
+      });
+      for (const name of ['escape', 'huge']) {
+        expect((await entity(name)).status).toBe(404);
+      }
 
       // The server goes down: every sync fails, and nothing is removed.
       await daemon.pause();
@@ -273,6 +353,63 @@ describe('Git ingestion from a real git daemon', () => {
         async () =>
           (await repositoryRow('shop'))?.last_error === null ? true : undefined,
         'the failure to clear',
+      );
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
+    'lists repositories by glob, and removes one the server confirms is gone (%p)',
+    async databaseId => {
+      const knex: Knex = await databases.init(databaseId);
+      daemon.createRepository('team-a', {
+        'catalog-info.yaml': component('alpha'),
+      });
+      daemon.createRepository('team-b', {
+        'catalog-info.yaml': component('beta'),
+      });
+      daemon.createRepository('sandbox', {
+        'catalog-info.yaml': component('not-listed'),
+      });
+      daemon.createRepository('served', {
+        'catalog-info.yaml': component('served'),
+      });
+      const prefix = `file://${daemon.repositoriesDir}/`;
+      const { sync, entity, present, absent, statusOf } = await startCatalog(
+        knex,
+        {
+          remotePrefix: prefix,
+          repositories: ['team-*'],
+          remotes: [daemon.url('served')],
+        },
+      );
+      await present('alpha');
+      await present('beta');
+      await present('served');
+      expect((await entity('not-listed')).status).toBe(404);
+
+      // Deleted on the server: the first sync that finds it gone keeps its entities and says so; the
+      // next one, hearing the same, removes them.
+      daemon.deleteRepository('team-b');
+      daemon.deleteRepository('served');
+      await sync();
+      const missing = await eventually(async () => {
+        const status = await statusOf(daemon.url('served'));
+        return status?.lastError ? status : undefined;
+      }, 'the missing repository to be reported');
+      expect(missing.lastError).toMatch(
+        /removed if the next sync finds it gone too/,
+      );
+      expect((await entity('beta')).status).toBe(200);
+      expect((await entity('served')).status).toBe(200);
+
+      await sync();
+      await absent('beta');
+      await absent('served');
+      expect((await entity('alpha')).status).toBe(200);
+      expect(await statusOf(`${prefix}team-b.git`)).toBeUndefined();
+      // A configured remote stays listed, with the reason its entities are gone.
+      expect((await statusOf(daemon.url('served'))).lastError).toMatch(
+        /its entities were removed/,
       );
     },
   );

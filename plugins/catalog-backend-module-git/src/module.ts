@@ -3,6 +3,7 @@ import {
   createBackendModule,
   readSchedulerServiceTaskScheduleDefinitionFromConfig,
 } from '@backstage/backend-plugin-api';
+import { ScmIntegrations } from '@backstage/integration';
 import { catalogProcessingExtensionPoint } from '@backstage/plugin-catalog-node';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +12,9 @@ import { GitEntityProvider } from './GitEntityProvider';
 import { GitCli } from './git';
 import { readProviderConfigs } from './config';
 import { createStatusRouter } from './router';
+import { HostType, remoteHost } from './locations';
+
+const WEB_HOST_TYPES: string[] = ['github', 'gitlab', 'gitea'] as HostType[];
 
 export const catalogModuleGit = createBackendModule({
   pluginId: 'catalog',
@@ -36,6 +40,15 @@ export const catalogModuleGit = createBackendModule({
           }),
         );
         // Bare mirrors of the repositories, fetched shallowly; safe to delete, refetched when missing.
+        // Hosts with a known web UI, from `integrations` (github.com and gitlab.com are always known).
+        const integrations = ScmIntegrations.fromConfig(config);
+        const hostType = (remote: string) => {
+          const host = remoteHost(remote);
+          const type = host && integrations.byHost(host)?.type;
+          return type && WEB_HOST_TYPES.includes(type)
+            ? (type as HostType)
+            : undefined;
+        };
         const cacheRoot =
           config.getOptionalString('backend.workingDirectory') ?? tmpdir();
         for (const provider of providers) {
@@ -47,6 +60,7 @@ export const catalogModuleGit = createBackendModule({
                 token: provider.token,
               }),
               store,
+              hostType,
               logger: logger.child({ provider: provider.settings.id }),
               taskRunner: scheduler.createScheduledTaskRunner(
                 readSchedulerServiceTaskScheduleDefinitionFromConfig(

@@ -16,6 +16,15 @@ export function createStatusRouter(options: {
     const providers = await Promise.all(
       providerIds.map(async id => {
         const files = await store.listFiles(id);
+        // Each ref defined by more than one repository: the first keeps it, the others are ignored.
+        const conflicts = (await store.listConflicts(id)).flatMap(
+          ([owner, ...others]) =>
+            others.map(other => ({
+              url: other.url,
+              file: other.path,
+              message: `${other.entityRef} is already defined by ${owner.url} (${owner.path}), which keeps it; this definition is ignored`,
+            })),
+        );
         const repositories = (await store.listRepositories(id)).map(
           repository => {
             const own = files.filter(file => file.url === repository.url);
@@ -25,7 +34,12 @@ export function createStatusRouter(options: {
                 (sum, file) => sum + file.entities.length,
                 0,
               ),
-              fileErrors: own.flatMap(file => file.errors),
+              fileErrors: [
+                ...own.flatMap(file => file.errors),
+                ...conflicts
+                  .filter(conflict => conflict.url === repository.url)
+                  .map(({ file, message }) => ({ file, message })),
+              ],
             };
           },
         );

@@ -119,6 +119,14 @@ export class GitDaemon {
     return git(['rev-parse', 'HEAD'], work);
   }
 
+  /** Deletes the repository from the server. */
+  deleteRepository(name: string) {
+    rmSync(join(this.repositoriesDir, `${name}.git`), {
+      recursive: true,
+      force: true,
+    });
+  }
+
   /** Stops answering, as a server that is down. */
   async pause() {
     this.process?.kill('SIGTERM');

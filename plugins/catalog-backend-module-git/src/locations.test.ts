@@ -1,0 +1,59 @@
+import { fileLocations, webRoot } from './locations';
+
+describe('fileLocations', () => {
+  it('uses the web UI of GitHub for https and ssh remotes alike', () => {
+    for (const remote of [
+      'https://github.com/northwind/checkout.git',
+      'git@github.com:northwind/checkout.git',
+      'ssh://git@github.com/northwind/checkout',
+    ]) {
+      expect(
+        fileLocations({
+          remote,
+          path: 'services/api/catalog-info.yaml',
+          branch: 'main',
+          hostType: 'github',
+        }),
+      ).toEqual({
+        location:
+          'url:https://github.com/northwind/checkout/blob/main/services/api/catalog-info.yaml',
+        source:
+          'url:https://github.com/northwind/checkout/tree/main/services/api/',
+        viewUrl:
+          'https://github.com/northwind/checkout/blob/main/services/api/catalog-info.yaml',
+        editUrl:
+          'https://github.com/northwind/checkout/edit/main/services/api/catalog-info.yaml',
+      });
+    }
+  });
+
+  it("uses GitLab's routes, keeping a self-hosted server's port and scheme", () => {
+    expect(
+      fileLocations({
+        remote: 'http://git.corp:8080/platform/tools/deployer.git',
+        path: 'catalog-info.yaml',
+        branch: 'release/1.0',
+        hostType: 'gitlab',
+      }),
+    ).toMatchObject({
+      source:
+        'url:http://git.corp:8080/platform/tools/deployer/-/tree/release/1.0/',
+      viewUrl:
+        'http://git.corp:8080/platform/tools/deployer/-/blob/release/1.0/catalog-info.yaml',
+    });
+  });
+
+  it('names the remote and the path on a server without a known web UI', () => {
+    expect(
+      fileLocations({
+        remote: 'git://git.corp/tools.git',
+        path: '.backstage/api.yaml',
+        branch: 'main',
+      }),
+    ).toEqual({
+      location: 'url:git://git.corp/tools.git#.backstage/api.yaml',
+      source: 'url:git://git.corp/tools.git#.backstage',
+    });
+    expect(webRoot('/srv/git/tools.git')).toBeUndefined();
+  });
+});

@@ -1,0 +1,89 @@
+import { posix } from 'node:path';
+
+/** The kind of web UI a Git host has, as Backstage's integrations config names it. */
+export type HostType = 'github' | 'gitlab' | 'gitea';
+
+export interface FileLocations {
+  /** `backstage.io/managed-by-location` and `managed-by-origin-location`. */
+  location: string;
+  /** `backstage.io/source-location`: the file's directory. */
+  source: string;
+  /** `backstage.io/view-url` and `edit-url`, when the host has a known web UI. */
+  viewUrl?: string;
+  editUrl?: string;
+}
+
+/**
+ * Where a descriptor file lives. On a host with a known web UI (GitHub, GitLab, Gitea) the locations are
+ * that host's browser URLs, which its Backstage URL reader can also read (TechDocs `dir:`, for one); on any
+ * other server they are the remote URL with the path after `#`.
+ */
+export function fileLocations(options: {
+  remote: string;
+  path: string;
+  /** The branch the file was read from. */
+  branch: string;
+  hostType?: HostType;
+}): FileLocations {
+  const { remote, path, branch, hostType } = options;
+  const directory = posix.dirname(path);
+  const web = hostType && webRoot(remote);
+  if (!web) {
+    const location = `url:${remote}#${path}`;
+    return {
+      location,
+      source: `url:${remote}#${directory === '.' ? '' : directory}`,
+    };
+  }
+  const ref = encodeURI(branch);
+  const dirSuffix = directory === '.' ? '' : `${encodeURI(directory)}/`;
+  const file = encodeURI(path);
+  const routes: Record<HostType, { blob: string; tree: string; edit: string }> =
+    {
+      github: { blob: 'blob', tree: 'tree', edit: 'edit' },
+      gitlab: { blob: '-/blob', tree: '-/tree', edit: '-/edit' },
+      gitea: { blob: 'src/branch', tree: 'src/branch', edit: '_edit' },
+    };
+  const route = routes[hostType];
+  const viewUrl = `${web}/${route.blob}/${ref}/${file}`;
+  return {
+    location: `url:${viewUrl}`,
+    source: `url:${web}/${route.tree}/${ref}/${dirSuffix}`,
+    viewUrl,
+    editUrl: `${web}/${route.edit}/${ref}/${file}`,
+  };
+}
+
+/**
+ * The https address of a repository from its clone URL, for https, `ssh://` and scp-like
+ * (`git@host:owner/repo.git`) remotes; undefined for others (git://, file, local paths).
+ */
+export function webRoot(remote: string): string | undefined {
+  const scpLike = /^[\w.-]+@([\w.-]+):(?!\/)(.+)$/.exec(remote);
+  let host: string;
+  let repoPath: string;
+  let scheme = 'https';
+  if (scpLike) {
+    [, host, repoPath] = scpLike;
+  } else {
+    let url: URL;
+    try {
+      url = new URL(remote);
+    } catch {
+      return undefined;
+    }
+    if (!['https:', 'http:', 'ssh:'].includes(url.protocol)) return undefined;
+    host = url.host;
+    if (url.protocol === 'http:') scheme = 'http';
+    repoPath = url.pathname.replace(/^\//, '');
+  }
+  return `${scheme}://${host}/${repoPath
+    .replace(/\.git$/, '')
+    .replace(/\/$/, '')}`;
+}
+
+/** The host name of a remote, for looking up its integration; undefined for local and file remotes. */
+export function remoteHost(remote: string): string | undefined {
+  const web = webRoot(remote);
+  return web ? new URL(web).hostname : undefined;
+}
