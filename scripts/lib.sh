@@ -182,3 +182,24 @@ bootstrap() {
   say "${dim}Node $(node -v), yarn $(yarn --version)${reset}"
   ensure_dependencies
 }
+
+# The demo catalog as a Git repository (.data/demo-git/northwind.git), so that the portal ingests it the way
+# it ingests any team's repository. Each call commits catalog/entities when it changed since the last one.
+ensure_demo_repository() {
+  local repo="$PORTICO_DATA/demo-git/northwind.git" index tree parent commit
+  [ -d "$repo" ] || git init --quiet --bare --initial-branch=main "$repo"
+  index="$(mktemp -u)"
+  tree="$(GIT_DIR="$repo" GIT_INDEX_FILE="$index" GIT_WORK_TREE="$PORTICO_ROOT/catalog/entities" \
+    sh -c 'git -C "$GIT_WORK_TREE" add -A . && git write-tree')" || fail "could not read catalog/entities into the demo repository"
+  rm -f "$index"
+  parent="$(git --git-dir="$repo" rev-parse -q --verify refs/heads/main || true)"
+  if [ -n "$parent" ] && [ "$(git --git-dir="$repo" rev-parse "$parent^{tree}")" = "$tree" ]; then
+    return
+  fi
+  commit="$(GIT_AUTHOR_NAME=Portico GIT_AUTHOR_EMAIL=portico@localhost GIT_COMMITTER_NAME=Portico \
+    GIT_COMMITTER_EMAIL=portico@localhost git --git-dir="$repo" commit-tree "$tree" ${parent:+-p "$parent"} \
+    -m "Demo catalog from catalog/entities")"
+  git --git-dir="$repo" update-ref refs/heads/main "$commit"
+  say "Demo catalog committed to .data/demo-git/northwind.git (${commit:0:8}); the portal ingests it from there"
+}
+

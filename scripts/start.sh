@@ -17,6 +17,7 @@ portico_start() {
 
   # Broken demo files are reported here by name; the catalog still loads every other file.
   node scripts/check-catalog.mjs catalog/entities templates catalog-info.yaml || true
+  ensure_demo_repository
 
   local configs=(--config "$PORTICO_ROOT/app-config.yaml")
   if $use_postgres; then

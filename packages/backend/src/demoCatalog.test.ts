@@ -1,4 +1,5 @@
 import { mockServices, startTestBackend } from '@backstage/backend-test-utils';
+import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createBackendModule } from '@backstage/backend-plugin-api';
 import { eventsServiceRef } from '@backstage/plugin-events-node';
@@ -7,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import request from 'supertest';
 import catalogPlugin from '@backstage/plugin-catalog-backend';
+import catalogModuleGit from '@internal/plugin-catalog-backend-module-git';
 import scaffolderEntityModel from '@backstage/plugin-catalog-backend-module-scaffolder-entity-model';
 import {
   createPorticoTestDatabases,
@@ -20,11 +22,11 @@ const databases = createPorticoTestDatabases();
 
 describe('the demo catalog', () => {
   it.each(databases.eachSupportedId())(
-    'loads the demo catalog, and a broken file is reported by name while every other file loads (%p)',
+    'ingests the demo catalog from its Git repository, and a broken file is reported by name while every other file loads (%p)',
     async databaseId => {
       const knex = await databases.init(databaseId);
-      // The development config's own locations, over a copy of the repository in which one demo
-      // file has broken YAML.
+      // The development config's own locations and Git provider, over a copy of the repository in
+      // which one demo file has broken YAML.
       const copy = mkdtempSync(join(tmpdir(), 'portico-catalog-'));
       for (const dir of ['catalog', 'templates']) {
         cpSync(join(repoRoot, dir), join(copy, dir), { recursive: true });
@@ -37,15 +39,29 @@ describe('the demo catalog', () => {
         join(copy, 'catalog/entities/components-analytics.yaml'),
         'apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: [unclosed\n',
       );
+      // The demo repository, made by the same step as `./portico start` makes it.
+      const data = join(copy, '.data');
+      execFileSync(
+        'bash',
+        ['-c', 'source scripts/lib.sh && ensure_demo_repository'],
+        {
+          cwd: repoRoot,
+          env: { ...process.env, PORTICO_ROOT: copy, PORTICO_DATA: data },
+        },
+      );
       const devConfig = parse(
         readFileSync(join(repoRoot, 'app-config.yaml'), 'utf8'),
       );
+      // Paths in the development config are relative to packages/backend.
+      const inCopy = (path: string) => join(copy, relative('../..', path));
       const locations = devConfig.catalog.locations.map(
         (location: { target: string }) => ({
           ...location,
-          target: join(copy, relative('../..', location.target)),
+          target: inCopy(location.target),
         }),
       );
+      const demoProvider = devConfig.catalog.providers.git.demo;
+      const demoRemote = inCopy(demoProvider.remotes[0]);
 
       const reportedErrors: string[] = [];
       const catalogErrorsCollector = createBackendModule({
@@ -76,6 +92,7 @@ describe('the demo catalog', () => {
       const { server } = await startTestBackend({
         features: [
           catalogPlugin,
+          catalogModuleGit,
           scaffolderEntityModel,
           catalogErrorsCollector,
           mockServices.database.factory({ knex }),
@@ -85,6 +102,9 @@ describe('the demo catalog', () => {
                 processingInterval: { seconds: 1 },
                 rules: devConfig.catalog.rules,
                 locations,
+                providers: {
+                  git: { demo: { ...demoProvider, remotes: [demoRemote] } },
+                },
               },
             },
           }),
@@ -122,12 +142,16 @@ describe('the demo catalog', () => {
       await entity('user/default/guest');
       await entity('component/default/portico');
 
-      const brokenFileError = await eventually(
-        async () =>
-          reportedErrors.find(e => e.includes('components-analytics.yaml')),
-        'the error of the broken file',
-      );
-      expect(brokenFileError).toMatch(/YAML/i);
+      // The broken file is reported with its line on the Git ingestion status; nothing else is lost.
+      const brokenFileError = await eventually(async () => {
+        const status = await api('/portico-git/status');
+        return status.body.providers?.[0]?.repositories?.[0]?.fileErrors?.[0];
+      }, 'the error of the broken file');
+      expect(brokenFileError).toMatchObject({
+        file: 'components-analytics.yaml',
+        line: 5,
+      });
+      expect(reportedErrors).toEqual([]);
 
       const components = await api(
         '/entities/by-query?filter=kind=component&limit=0',

@@ -15,6 +15,7 @@ backend.add(
 );
 backend.add(import('@backstage/plugin-catalog-backend-module-logs'));
 backend.add(import('@internal/plugin-catalog-backend-module-git'));
+backend.add(import('@internal/plugin-catalog-backend-module-git/url-reader'));
 // Backstage's own GitHub and GitLab discovery: idle until catalog.providers.github/gitlab is configured.
 backend.add(import('@backstage/plugin-catalog-backend-module-github'));
 backend.add(import('@backstage/plugin-catalog-backend-module-gitlab'));

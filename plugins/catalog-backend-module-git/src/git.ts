@@ -2,6 +2,7 @@ import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 
 /** A file of a commit's tree, as `git ls-tree` lists it. */
 export interface TreeEntry {
@@ -207,6 +208,20 @@ export class GitCli {
       })
       .filter(entry => entry.type === 'blob')
       .map(({ mode, blob, path }) => ({ mode, blob, path }));
+  }
+
+  /** The files under `path` at `commit`, as a tar stream (paths relative to the repository root). */
+  archive(mirror: string, commit: string, path: string): Readable {
+    const child = spawn(
+      'git',
+      ['archive', '--format=tar', commit, ...(path ? ['--', path] : [])],
+      {
+        cwd: mirror,
+        stdio: ['ignore', 'pipe', 'ignore'],
+        timeout: this.options.timeoutMs,
+      },
+    );
+    return child.stdout;
   }
 
   /**

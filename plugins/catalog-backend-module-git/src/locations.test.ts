@@ -43,7 +43,7 @@ describe('fileLocations', () => {
     });
   });
 
-  it('names the remote and the path on a server without a known web UI', () => {
+  it('appends the path to the remote on a server without a known web UI', () => {
     expect(
       fileLocations({
         remote: 'git://git.corp/tools.git',
@@ -51,8 +51,18 @@ describe('fileLocations', () => {
         branch: 'main',
       }),
     ).toEqual({
-      location: 'url:git://git.corp/tools.git#.backstage/api.yaml',
-      source: 'url:git://git.corp/tools.git#.backstage',
+      location: 'url:git://git.corp/tools.git/.backstage/api.yaml',
+      source: 'url:git://git.corp/tools.git/.backstage/',
+    });
+    expect(
+      fileLocations({
+        remote: '/srv/git/tools.git',
+        path: 'a.yaml',
+        branch: 'main',
+      }),
+    ).toEqual({
+      location: 'url:file:///srv/git/tools.git/a.yaml',
+      source: 'url:file:///srv/git/tools.git/',
     });
     expect(webRoot('/srv/git/tools.git')).toBeUndefined();
   });

@@ -1,4 +1,5 @@
-import { posix } from 'node:path';
+import { isAbsolute, posix } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 /** The kind of web UI a Git host has, as Backstage's integrations config names it. */
 export type HostType = 'github' | 'gitlab' | 'gitea';
@@ -16,7 +17,7 @@ export interface FileLocations {
 /**
  * Where a descriptor file lives. On a host with a known web UI (GitHub, GitLab, Gitea) the locations are
  * that host's browser URLs, which its Backstage URL reader can also read (TechDocs `dir:`, for one); on any
- * other server they are the remote URL with the path after `#`.
+ * other server they are the remote URL followed by the path, which `GitUrlReader` reads.
  */
 export function fileLocations(options: {
   remote: string;
@@ -28,15 +29,15 @@ export function fileLocations(options: {
   const { remote, path, branch, hostType } = options;
   const directory = posix.dirname(path);
   const web = hostType && webRoot(remote);
+  const dirSuffix = directory === '.' ? '' : `${encodeURI(directory)}/`;
   if (!web) {
-    const location = `url:${remote}#${path}`;
+    const base = remoteUrl(remote);
     return {
-      location,
-      source: `url:${remote}#${directory === '.' ? '' : directory}`,
+      location: `url:${base}/${path}`,
+      source: `url:${base}/${dirSuffix}`,
     };
   }
   const ref = encodeURI(branch);
-  const dirSuffix = directory === '.' ? '' : `${encodeURI(directory)}/`;
   const file = encodeURI(path);
   const routes: Record<HostType, { blob: string; tree: string; edit: string }> =
     {
@@ -86,4 +87,9 @@ export function webRoot(remote: string): string | undefined {
 export function remoteHost(remote: string): string | undefined {
   const web = webRoot(remote);
   return web ? new URL(web).hostname : undefined;
+}
+
+/** A remote as a URL: local paths become `file://` URLs. */
+export function remoteUrl(remote: string): string {
+  return isAbsolute(remote) ? pathToFileURL(remote).href : remote;
 }

@@ -177,7 +177,7 @@ describe('Git ingestion from a real git daemon', () => {
       expect(cart.metadata.annotations).toMatchObject({
         'backstage.io/managed-by-location': `url:${daemon.url(
           'shop',
-        )}#catalog-info.yaml`,
+        )}/catalog-info.yaml`,
         'portico.dev/git-commit': firstCommit,
       });
 
@@ -195,7 +195,7 @@ describe('Git ingestion from a real git daemon', () => {
         'backstage.io/managed-by-location'
       ];
       expect(sharedOwner).toBe(
-        `url:${daemon.url('shop')}#.backstage/shared.yaml`,
+        `url:${daemon.url('shop')}/.backstage/shared.yaml`,
       );
       expect(conflicts).toEqual([
         {
@@ -227,7 +227,7 @@ describe('Git ingestion from a real git daemon', () => {
       await absent('reviews');
       await present('wishlist', body =>
         body.metadata.annotations['backstage.io/managed-by-location'].endsWith(
-          '#.backstage/renamed.yaml',
+          '/.backstage/renamed.yaml',
         ),
       );
       await present('api:cart-api', body =>
@@ -237,7 +237,7 @@ describe('Git ingestion from a real git daemon', () => {
       await present('shared', body =>
         body.metadata.annotations[
           'backstage.io/managed-by-location'
-        ].startsWith(`url:${daemon.url('tools')}#`),
+        ].startsWith(`url:${daemon.url('tools')}/`),
       );
       expect((await statusOf(daemon.url('tools'))).fileErrors).toEqual([]);
 

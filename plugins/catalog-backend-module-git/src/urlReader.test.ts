@@ -1,0 +1,81 @@
+import { UrlReaders } from '@backstage/backend-defaults/urlReader';
+import { mockServices } from '@backstage/backend-test-utils';
+import { NotModifiedError } from '@backstage/errors';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GitDaemon } from './__testUtils__/gitServer';
+import { GitUrlReader } from './urlReader';
+
+describe('GitUrlReader', () => {
+  let daemon: GitDaemon;
+  let commit: string;
+
+  beforeAll(async () => {
+    daemon = await GitDaemon.start();
+    commit = daemon.createRepository('docs-site', {
+      'catalog-info.yaml': 'kind: Component\n',
+      'docs/mkdocs.yml': 'site_name: Checkout\n',
+      'docs/docs/index.md': '# Checkout\n',
+      'src/main.ts': 'export {};\n',
+    });
+  });
+
+  afterAll(() => daemon.stop());
+
+  // Backstage's own reader with ours among its factories, as the backend builds it.
+  const reader = () =>
+    UrlReaders.default({
+      config: mockServices.rootConfig({
+        data: {
+          backend: {
+            workingDirectory: mkdtempSync(join(tmpdir(), 'portico-reader-')),
+          },
+          catalog: {
+            providers: {
+              git: {
+                demo: {
+                  remotes: [daemon.url('docs-site')],
+                  schedule: {
+                    frequency: { minutes: 1 },
+                    timeout: { minutes: 1 },
+                  },
+                },
+              },
+            },
+          },
+        },
+      }),
+      logger: mockServices.logger.mock(),
+      factories: [GitUrlReader.factory],
+    });
+
+  it('reads a file and a directory tree of a remote, as TechDocs reads `dir:` sources', async () => {
+    const urls = reader();
+    const file = await urls.readUrl(
+      `${daemon.url('docs-site')}/docs/mkdocs.yml`,
+    );
+    expect((await file.buffer()).toString()).toBe('site_name: Checkout\n');
+    expect(file.etag).toBe(commit);
+
+    const tree = await urls.readTree(`${daemon.url('docs-site')}/docs/`);
+    const files = await tree.files();
+    expect(files.map(f => f.path).sort()).toEqual([
+      'docs/index.md',
+      'mkdocs.yml',
+    ]);
+    await expect(
+      urls.readTree(`${daemon.url('docs-site')}/docs/`, { etag: commit }),
+    ).rejects.toThrow(NotModifiedError);
+  });
+
+  it('says a path is missing, and leaves other URLs to the other readers', async () => {
+    const urls = reader();
+    await expect(
+      urls.readUrl(`${daemon.url('docs-site')}/nope.yaml`),
+    ).rejects.toThrow(/does not exist/);
+    await expect(
+      urls.readUrl('git://127.0.0.1:1/unknown.git/catalog-info.yaml'),
+    ).rejects.toThrow(/not allowed/);
+  });
+});
