@@ -41,6 +41,41 @@ import { RepositoryDiscovery } from './discovery';
 
 export const ANNOTATION_GIT_COMMIT = 'portico.dev/git-commit';
 
+/** Where a sync's time goes, summed over the repositories read at once; logged after each sync. */
+class SyncReport {
+  private readonly started = performance.now();
+  readonly counts = { changed: 0, unchanged: 0, failed: 0 };
+  private readonly seconds: Record<string, number> = {
+    'ls-remote': 0,
+    fetch: 0,
+    parse: 0,
+    store: 0,
+    'catalog mutation': 0,
+  };
+
+  async time<T>(phase: string, work: () => Promise<T>): Promise<T> {
+    const start = performance.now();
+    try {
+      return await work();
+    } finally {
+      this.seconds[phase] += (performance.now() - start) / 1000;
+    }
+  }
+
+  summary(concurrency: number) {
+    const total = (performance.now() - this.started) / 1000;
+    const { changed, unchanged, failed } = this.counts;
+    const phases = Object.entries(this.seconds)
+      .map(([phase, seconds]) => `${phase} ${seconds.toFixed(1)}s`)
+      .join(', ');
+    return `Synced ${
+      changed + unchanged + failed
+    } repositories in ${total.toFixed(
+      1,
+    )}s: ${changed} changed, ${unchanged} unchanged, ${failed} failed; summed over ${concurrency} at once: ${phases}`;
+  }
+}
+
 export interface GitProviderSettings {
   id: string;
   /** Remote URLs, without credentials. */
@@ -127,65 +162,90 @@ export class GitEntityProvider implements EntityProvider {
       }
     }
 
+    const report = new SyncReport();
     const queue = [...urls];
     const worker = async () => {
       for (let url = queue.shift(); url; url = queue.shift()) {
         if (abortSignal?.aborted) return;
-        await this.syncRepository(connection, url, known.get(url));
+        await this.syncRepository(connection, url, known.get(url), report);
       }
     };
     await Promise.all(
       Array.from({ length: this.settings.concurrency }, worker),
     );
+    logger.info(report.summary(this.settings.concurrency));
   }
 
   private async syncRepository(
     connection: EntityProviderConnection,
     url: string,
     known: RepositoryStatus | undefined,
+    report: SyncReport,
   ) {
-    const { id } = this.settings;
+    const { id, branch } = this.settings;
     const { git, store, logger } = this.deps;
     let saved = false;
     try {
-      const head = await git.headCommit(url, this.settings.branch);
+      const head = await report.time('ls-remote', () =>
+        git.headCommit(url, branch),
+      );
       if (
         head.commit === known?.syncedCommit &&
         this.settingsHash === known.syncedSettings
       ) {
-        await store.saveUnchanged(id, url);
+        await report.time('store', () => store.saveUnchanged(id, url));
+        report.counts.unchanged += 1;
         return;
       }
-      const { mirror, commit } = await git.fetchHead(url, this.settings.branch);
-      const tree = new Map(
-        (await git.listTree(mirror, commit)).map(entry => [entry.path, entry]),
-      );
+      const { mirror, commit, tree } = await report.time('fetch', async () => {
+        const fetched = await git.fetchHead(url, branch);
+        const entries = await git.listTree(fetched.mirror, fetched.commit);
+        return {
+          ...fetched,
+          tree: new Map(entries.map(entry => [entry.path, entry])),
+        };
+      });
       const previous = new Map(
-        (await store.listFiles(id, url)).map(file => [file.path, file]),
+        (await report.time('store', () => store.listFiles(id, url))).map(
+          file => [file.path, file],
+        ),
       );
-      const files: StoredFile[] = [];
-      const blobs = git.openBlobReader(mirror);
-      try {
-        for (const entry of tree.values()) {
-          if (this.isDescriptor(entry.path)) {
-            files.push(
-              await this.readFile(blobs, entry, tree, previous.get(entry.path)),
-            );
+      const files = await report.time('parse', async () => {
+        const read: StoredFile[] = [];
+        const blobs = git.openBlobReader(mirror);
+        try {
+          for (const entry of tree.values()) {
+            if (this.isDescriptor(entry.path)) {
+              read.push(
+                await this.readFile(
+                  blobs,
+                  entry,
+                  tree,
+                  previous.get(entry.path),
+                ),
+              );
+            }
           }
+        } finally {
+          blobs.close();
         }
-      } finally {
-        blobs.close();
-      }
-      await store.saveSync(
-        id,
-        url,
-        { commit, branch: head.branch, settings: this.settingsHash },
-        files,
+        return read;
+      });
+      await report.time('store', () =>
+        store.saveSync(
+          id,
+          url,
+          { commit, branch: head.branch, settings: this.settingsHash },
+          files,
+        ),
       );
       saved = true;
-      await connection.applyMutation(
-        await this.mutation(url, [...previous.values()], files),
+      await report.time('catalog mutation', async () =>
+        connection.applyMutation(
+          await this.mutation(url, [...previous.values()], files),
+        ),
       );
+      report.counts.changed += 1;
       for (const problem of files.flatMap(f => f.errors)) {
         const where = problem.line
           ? `${problem.file}:${problem.line}`
@@ -194,6 +254,7 @@ export class GitEntityProvider implements EntityProvider {
       }
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
+      report.counts.failed += 1;
       if (error instanceof RepositoryNotFoundError) {
         await this.handleMissing(connection, url, known, message);
         return;

@@ -1,0 +1,355 @@
+// Git ingestion benchmark: Portico's Git provider against stock Backstage's `file` glob location, on the same
+// descriptor files, the same backend and the same PostgreSQL. Run through `./portico bench ingest`.
+//
+//   node bench/ingest.mjs [--repos 1000] [--entities-per-repo 10] [--skip-stock]
+//
+// Prints the seconds until every entity is returned by the catalog API, entities per second, when the catalog
+// had them inserted, processed and stitched, where the provider's time went, the time of an unchanged re-sync,
+// the time to pick up a change, peak backend RSS, and the ratio against stock.
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+
+const root = resolve(import.meta.dirname, '..');
+const { values: args } = parseArgs({
+  options: {
+    repos: { type: 'string', default: '1000' },
+    'entities-per-repo': { type: 'string', default: '10' },
+    'skip-stock': { type: 'boolean', default: false },
+  },
+});
+const repoCount = Number(args.repos);
+const perRepo = Number(args['entities-per-repo']);
+const total = repoCount * perRepo;
+const pgUrl = process.env.PORTICO_PG_URL ?? 'postgresql://portico:portico@127.0.0.1:5432';
+const token = randomBytes(24).toString('hex');
+const work = mkdtempSync(join(tmpdir(), 'portico-bench-'));
+const gitEnv = {
+  ...process.env,
+  GIT_CONFIG_GLOBAL: '/dev/null',
+  GIT_CONFIG_NOSYSTEM: '1',
+  GIT_AUTHOR_NAME: 'Bench',
+  GIT_AUTHOR_EMAIL: 'bench@localhost',
+  GIT_COMMITTER_NAME: 'Bench',
+  GIT_COMMITTER_EMAIL: 'bench@localhost',
+};
+const git = (args, options = {}) =>
+  execFileSync('git', args, { env: gitEnv, stdio: ['pipe', 'pipe', 'pipe'], ...options })
+    .toString()
+    .trim();
+const sleep = ms => new Promise(r => setTimeout(r, ms));
+const seconds = ms => (ms / 1000).toFixed(1);
+const log = message => console.log(`[${new Date().toISOString().slice(11, 19)}] ${message}`);
+
+function descriptor(repo, description = `Service ${repo}`) {
+  return Array.from(
+    { length: perRepo },
+    (_, i) => `apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: ${repo}-svc-${i}
+  description: ${description}
+  tags: [bench]
+spec:
+  type: service
+  lifecycle: production
+  owner: group:default/bench-team
+`,
+  ).join('---\n');
+}
+
+/** One commit on main with catalog-info.yaml, through fast-import: two processes per repository. */
+function commitDescriptor(bare, content, parent) {
+  const data = Buffer.from(content);
+  const stream = [
+    'commit refs/heads/main',
+    `committer Bench <bench@localhost> ${Math.floor(Date.now() / 1000)} +0000`,
+    'data 6',
+    'bench',
+    ...(parent ? [`from ${parent}`] : []),
+    `M 100644 inline catalog-info.yaml`,
+    `data ${data.length}`,
+  ].join('\n');
+  git(['fast-import', '--quiet', '--force'], {
+    cwd: bare,
+    input: Buffer.concat([Buffer.from(`${stream}\n`), data, Buffer.from('\n')]),
+  });
+  return git(['rev-parse', 'refs/heads/main'], { cwd: bare });
+}
+
+function generate() {
+  const started = Date.now();
+  const reposDir = join(work, 'repos');
+  const checkout = join(work, 'checkout');
+  const names = [];
+  for (let i = 0; i < repoCount; i++) {
+    const name = `repo-${String(i).padStart(5, '0')}`;
+    names.push(name);
+    const bare = join(reposDir, `${name}.git`);
+    mkdirSync(bare, { recursive: true });
+    git(['init', '--quiet', '--bare', '--initial-branch=main', bare]);
+    commitDescriptor(bare, descriptor(name));
+    // The same file as a checkout of the repository, for stock Backstage's file location.
+    mkdirSync(join(checkout, name), { recursive: true });
+    writeFileSync(join(checkout, name, 'catalog-info.yaml'), descriptor(name));
+  }
+  log(`Generated ${repoCount} repositories with ${total} entities in ${seconds(Date.now() - started)}s`);
+  return { reposDir, checkout, names };
+}
+
+async function freePort() {
+  return new Promise(done => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => done(port));
+    });
+  });
+}
+
+function psql(database, sql) {
+  return execFileSync('psql', [`${pgUrl}/${database}`, '-qtAc', sql]).toString().trim();
+}
+
+function dropDatabases(prefix) {
+  for (const name of psql('postgres', `select datname from pg_database where datname like '${prefix}%'`)
+    .split('\n')
+    .filter(Boolean)) {
+    psql('postgres', `drop database "${name}" with (force)`);
+  }
+}
+
+/** Starts the backend with the production config and `catalog`; resolves once it is ready. */
+async function startBackend(label, catalog) {
+  const port = await freePort();
+  const prefix = `portico_bench_${label}_`;
+  dropDatabases(prefix);
+  const configFile = join(work, `${label}.yaml`);
+  writeFileSync(
+    configFile,
+    JSON.stringify({
+      backend: {
+        auth: { externalAccess: [{ type: 'static', options: { token, subject: 'portico-bench' } }] },
+      },
+      catalog,
+    }),
+  );
+  const logFile = join(work, `${label}.log`);
+  const [host, pgPort] = new URL(pgUrl).host.split(':');
+  const child = spawn(
+    'yarn',
+    ['workspace', 'backend', 'start', '--config', '../../app-config.production.yaml', '--config', configFile],
+    {
+      cwd: root,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        PORTICO_PORT: String(port),
+        PORTICO_BASE_URL: `http://localhost:${port}`,
+        POSTGRES_HOST: host,
+        POSTGRES_PORT: pgPort ?? '5432',
+        POSTGRES_USER: decodeURIComponent(new URL(pgUrl).username),
+        POSTGRES_PASSWORD: decodeURIComponent(new URL(pgUrl).password),
+        POSTGRES_DATABASE_PREFIX: prefix,
+        AUTH_GITHUB_CLIENT_ID: 'portico-bench-client',
+        AUTH_GITHUB_CLIENT_SECRET: 'portico-bench-not-a-secret',
+        LOG_LEVEL: 'info',
+      },
+    },
+  );
+  const output = [];
+  const collect = chunk => {
+    output.push(chunk.toString());
+    appendFileSync(logFile, chunk);
+  };
+  child.stdout.on('data', collect);
+  child.stderr.on('data', collect);
+  const started = Date.now();
+  const base = `http://localhost:${port}`;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`backend exited; see ${logFile}`);
+    const ready = await fetch(`${base}/.backstage/health/v1/readiness`).then(
+      r => r.ok,
+      () => false,
+    );
+    if (ready) break;
+    if (Date.now() - started > 300_000) throw new Error(`backend not ready after 5 min; see ${logFile}`);
+    await sleep(250);
+  }
+  const pid = execFileSync('ss', ['-Hltnp', `sport = :${port}`])
+    .toString()
+    .match(/pid=(\d+)/)[1];
+  return {
+    base,
+    started,
+    catalogDb: `${prefix}catalog`,
+    output: () => output.join(''),
+    peakRssMb: () =>
+      Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024,
+    stop: async () => {
+      process.kill(-child.pid, 'SIGTERM');
+      await new Promise(r => child.once('exit', r));
+    },
+  };
+}
+
+const api = (backend, path, init = {}) =>
+  fetch(`${backend.base}/api/catalog${path}`, {
+    ...init,
+    headers: { Authorization: `Bearer ${token}`, ...init.headers },
+  });
+
+async function countQueryable(backend) {
+  const res = await api(backend, '/entities/by-query?filter=metadata.tags=bench&limit=0');
+  return res.ok ? (await res.json()).totalItems : 0;
+}
+
+/** Polls until every entity is queryable; records when the catalog had them inserted, processed, stitched. */
+async function awaitIngest(backend) {
+  const reached = {};
+  const marks = {
+    inserted: `select count(*) from refresh_state where entity_ref like 'component:default/repo-%'`,
+    processed: `select count(*) from refresh_state where entity_ref like 'component:default/repo-%' and result_hash is not null`,
+    stitched: `select count(*) from final_entities f join refresh_state r using (entity_id) where r.entity_ref like 'component:default/repo-%' and f.final_entity is not null`,
+  };
+  for (;;) {
+    const elapsed = Date.now() - backend.started;
+    for (const [mark, sql] of Object.entries(marks)) {
+      if (reached[mark] === undefined) {
+        const count = Number(psql(backend.catalogDb, sql) || 0);
+        if (count >= total) reached[mark] = elapsed;
+      }
+    }
+    if ((await countQueryable(backend)) >= total) {
+      reached.queryable = Date.now() - backend.started;
+      return reached;
+    }
+    if (elapsed > 1_800_000) throw new Error('not all entities queryable after 30 min');
+    await sleep(500);
+  }
+}
+
+async function awaitDescription(backend, name, description, since, limitMs) {
+  for (;;) {
+    const res = await api(backend, `/entities/by-name/component/default/${name}`);
+    if (res.ok && (await res.json()).metadata.description === description) return Date.now() - since;
+    if (Date.now() - since > limitMs) return undefined;
+    await sleep(250);
+  }
+}
+
+/** Triggers the provider's sync and waits for its summary line in the log. */
+async function syncOnce(backend) {
+  const before = backend.output().split('Synced ').length;
+  const res = await api(backend, '/.backstage/scheduler/v1/tasks/portico-git:bench:sync/trigger', {
+    method: 'POST',
+  });
+  if (!res.ok) throw new Error(`trigger failed: ${res.status} ${await res.text()}`);
+  for (;;) {
+    const parts = backend.output().split('Synced ');
+    if (parts.length > before) return `Synced ${parts[before].split('\n')[0]}`;
+    await sleep(100);
+  }
+}
+
+function daemon(reposDir, port) {
+  return spawn(
+    'git',
+    ['daemon', '--reuseaddr', '--export-all', `--base-path=${reposDir}`, `--port=${port}`, '--listen=127.0.0.1', '--max-connections=64', reposDir],
+    { stdio: 'ignore', env: gitEnv },
+  );
+}
+
+async function runPortico({ reposDir, names }) {
+  const port = await freePort();
+  const server = daemon(reposDir, port);
+  await sleep(500);
+  const backend = await startBackend('git', {
+    locations: [],
+    providers: {
+      git: {
+        bench: {
+          remotePrefix: `git://127.0.0.1:${port}/`,
+          repositories: names.map(n => `${n}.git`),
+          // Runs once at start; the bench triggers the later syncs itself.
+          schedule: { frequency: { hours: 24 }, timeout: { minutes: 60 } },
+        },
+      },
+    },
+  });
+  try {
+    const reached = await awaitIngest(backend);
+    const firstSync = backend.output().match(/Synced [^\n]*/)?.[0];
+    const resyncStart = Date.now();
+    const resync = await syncOnce(backend);
+    const resyncMs = Date.now() - resyncStart;
+
+    const changed = `Changed at ${Date.now()}`;
+    const bare = join(reposDir, `${names[0]}.git`);
+    commitDescriptor(bare, descriptor(names[0], changed), git(['rev-parse', 'refs/heads/main'], { cwd: bare }));
+    const triggered = Date.now();
+    const changeSync = syncOnce(backend);
+    const changeMs = await awaitDescription(backend, `${names[0]}-svc-0`, changed, triggered, 300_000);
+    return { reached, firstSync, resync, resyncMs, changeSync: await changeSync, changeMs, rss: backend.peakRssMb() };
+  } finally {
+    await backend.stop();
+    server.kill();
+  }
+}
+
+async function runStock({ checkout, names }) {
+  const backend = await startBackend('stock', {
+    locations: [{ type: 'file', target: `${checkout}/*/catalog-info.yaml` }],
+  });
+  try {
+    const reached = await awaitIngest(backend);
+    const changed = `Changed at ${Date.now()}`;
+    writeFileSync(join(checkout, names[0], 'catalog-info.yaml'), descriptor(names[0], changed));
+    const edited = Date.now();
+    const changeMs = await awaitDescription(backend, `${names[0]}-svc-0`, changed, edited, 240_000);
+    return { reached, changeMs, rss: backend.peakRssMb() };
+  } finally {
+    await backend.stop();
+  }
+}
+
+function printRun(label, run) {
+  const r = run.reached;
+  console.log(`\n${label}`);
+  console.log(`  all ${total} entities queryable: ${seconds(r.queryable)} s after backend start (${Math.round(total / (r.queryable / 1000))} entities/s)`);
+  console.log(
+    `  catalog had them all: inserted ${seconds(r.inserted ?? NaN)} s, processed ${seconds(r.processed ?? NaN)} s, stitched ${seconds(r.stitched ?? NaN)} s`,
+  );
+  console.log(`  peak backend RSS: ${Math.round(run.rss)} MB`);
+}
+
+try {
+  log(`Bench: ${repoCount} repositories x ${perRepo} entities = ${total}; work dir ${work}`);
+  const generated = generate();
+  log('Portico Git provider: git daemon on loopback, fresh catalog on PostgreSQL');
+  const portico = await runPortico(generated);
+  printRun('Portico (Git provider over git://)', portico);
+  console.log(`  first sync: ${portico.firstSync}`);
+  console.log(`  unchanged re-sync: ${seconds(portico.resyncMs)} s (${portico.resync})`);
+  console.log(
+    `  change in one repository: visible ${portico.changeMs === undefined ? 'not within 300 s' : `${seconds(portico.changeMs)} s`} after the sync that saw it started (${portico.changeSync})`,
+  );
+  if (!args['skip-stock']) {
+    log('Stock Backstage: one file location with a glob over a checkout of the same repositories');
+    const stock = await runStock(generated);
+    printRun('Stock (file location glob)', stock);
+    console.log(
+      `  edited file: visible ${stock.changeMs === undefined ? 'not within 240 s' : `${seconds(stock.changeMs)} s`} after the edit`,
+    );
+    console.log('\nRatio (Portico / stock; 1.0 or less is the target)');
+    console.log(`  time until all queryable: ${(portico.reached.queryable / stock.reached.queryable).toFixed(2)}`);
+    console.log(`  peak RSS: ${(portico.rss / stock.rss).toFixed(2)}`);
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
