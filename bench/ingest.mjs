@@ -8,7 +8,14 @@
 // the time to pick up a change, peak backend RSS, and the ratio against stock.
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -25,7 +32,8 @@ const { values: args } = parseArgs({
 const repoCount = Number(args.repos);
 const perRepo = Number(args['entities-per-repo']);
 const total = repoCount * perRepo;
-const pgUrl = process.env.PORTICO_PG_URL ?? 'postgresql://portico:portico@127.0.0.1:5432';
+const pgUrl =
+  process.env.PORTICO_PG_URL ?? 'postgresql://portico:portico@127.0.0.1:5432';
 const token = randomBytes(24).toString('hex');
 const work = mkdtempSync(join(tmpdir(), 'portico-bench-'));
 const gitEnv = {
@@ -38,12 +46,17 @@ const gitEnv = {
   GIT_COMMITTER_EMAIL: 'bench@localhost',
 };
 const git = (args, options = {}) =>
-  execFileSync('git', args, { env: gitEnv, stdio: ['pipe', 'pipe', 'pipe'], ...options })
+  execFileSync('git', args, {
+    env: gitEnv,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    ...options,
+  })
     .toString()
     .trim();
 const sleep = ms => new Promise(r => setTimeout(r, ms));
 const seconds = ms => (ms / 1000).toFixed(1);
-const log = message => console.log(`[${new Date().toISOString().slice(11, 19)}] ${message}`);
+const log = message =>
+  console.log(`[${new Date().toISOString().slice(11, 19)}] ${message}`);
 
 function descriptor(repo, description = `Service ${repo}`) {
   return Array.from(
@@ -97,7 +110,11 @@ function generate() {
     mkdirSync(join(checkout, name), { recursive: true });
     writeFileSync(join(checkout, name, 'catalog-info.yaml'), descriptor(name));
   }
-  log(`Generated ${repoCount} repositories with ${total} entities in ${seconds(Date.now() - started)}s`);
+  log(
+    `Generated ${repoCount} repositories with ${total} entities in ${seconds(
+      Date.now() - started,
+    )}s`,
+  );
   return { reposDir, checkout, names };
 }
 
@@ -112,11 +129,16 @@ async function freePort() {
 }
 
 function psql(database, sql) {
-  return execFileSync('psql', [`${pgUrl}/${database}`, '-qtAc', sql]).toString().trim();
+  return execFileSync('psql', [`${pgUrl}/${database}`, '-qtAc', sql])
+    .toString()
+    .trim();
 }
 
 function dropDatabases(prefix) {
-  for (const name of psql('postgres', `select datname from pg_database where datname like '${prefix}%'`)
+  for (const name of psql(
+    'postgres',
+    `select datname from pg_database where datname like '${prefix}%'`,
+  )
     .split('\n')
     .filter(Boolean)) {
     psql('postgres', `drop database "${name}" with (force)`);
@@ -133,7 +155,11 @@ async function startBackend(label, catalog) {
     configFile,
     JSON.stringify({
       backend: {
-        auth: { externalAccess: [{ type: 'static', options: { token, subject: 'portico-bench' } }] },
+        auth: {
+          externalAccess: [
+            { type: 'static', options: { token, subject: 'portico-bench' } },
+          ],
+        },
       },
       catalog,
     }),
@@ -142,7 +168,15 @@ async function startBackend(label, catalog) {
   const [host, pgPort] = new URL(pgUrl).host.split(':');
   const child = spawn(
     'yarn',
-    ['workspace', 'backend', 'start', '--config', '../../app-config.production.yaml', '--config', configFile],
+    [
+      'workspace',
+      'backend',
+      'start',
+      '--config',
+      '../../app-config.production.yaml',
+      '--config',
+      configFile,
+    ],
     {
       cwd: root,
       detached: true,
@@ -172,13 +206,15 @@ async function startBackend(label, catalog) {
   const started = Date.now();
   const base = `http://localhost:${port}`;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`backend exited; see ${logFile}`);
+    if (child.exitCode !== null)
+      throw new Error(`backend exited; see ${logFile}`);
     const ready = await fetch(`${base}/.backstage/health/v1/readiness`).then(
       r => r.ok,
       () => false,
     );
     if (ready) break;
-    if (Date.now() - started > 300_000) throw new Error(`backend not ready after 5 min; see ${logFile}`);
+    if (Date.now() - started > 300_000)
+      throw new Error(`backend not ready after 5 min; see ${logFile}`);
     await sleep(250);
   }
   const pid = execFileSync('ss', ['-Hltnp', `sport = :${port}`])
@@ -190,7 +226,9 @@ async function startBackend(label, catalog) {
     catalogDb: `${prefix}catalog`,
     output: () => output.join(''),
     peakRssMb: () =>
-      Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024,
+      Number(
+        /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1],
+      ) / 1024,
     stop: async () => {
       process.kill(-child.pid, 'SIGTERM');
       await new Promise(r => child.once('exit', r));
@@ -205,7 +243,10 @@ const api = (backend, path, init = {}) =>
   });
 
 async function countQueryable(backend) {
-  const res = await api(backend, '/entities/by-query?filter=metadata.tags=bench&limit=0');
+  const res = await api(
+    backend,
+    '/entities/by-query?filter=metadata.tags=bench&limit=0',
+  );
   return res.ok ? (await res.json()).totalItems : 0;
 }
 
@@ -229,15 +270,20 @@ async function awaitIngest(backend) {
       reached.queryable = Date.now() - backend.started;
       return reached;
     }
-    if (elapsed > 1_800_000) throw new Error('not all entities queryable after 30 min');
+    if (elapsed > 1_800_000)
+      throw new Error('not all entities queryable after 30 min');
     await sleep(500);
   }
 }
 
 async function awaitDescription(backend, name, description, since, limitMs) {
   for (;;) {
-    const res = await api(backend, `/entities/by-name/component/default/${name}`);
-    if (res.ok && (await res.json()).metadata.description === description) return Date.now() - since;
+    const res = await api(
+      backend,
+      `/entities/by-name/component/default/${name}`,
+    );
+    if (res.ok && (await res.json()).metadata.description === description)
+      return Date.now() - since;
     if (Date.now() - since > limitMs) return undefined;
     await sleep(250);
   }
@@ -246,10 +292,15 @@ async function awaitDescription(backend, name, description, since, limitMs) {
 /** Triggers the provider's sync and waits for its summary line in the log. */
 async function syncOnce(backend) {
   const before = backend.output().split('Synced ').length;
-  const res = await api(backend, '/.backstage/scheduler/v1/tasks/portico-git:bench:sync/trigger', {
-    method: 'POST',
-  });
-  if (!res.ok) throw new Error(`trigger failed: ${res.status} ${await res.text()}`);
+  const res = await api(
+    backend,
+    '/.backstage/scheduler/v1/tasks/portico-git:bench:sync/trigger',
+    {
+      method: 'POST',
+    },
+  );
+  if (!res.ok)
+    throw new Error(`trigger failed: ${res.status} ${await res.text()}`);
   for (;;) {
     const parts = backend.output().split('Synced ');
     if (parts.length > before) return `Synced ${parts[before].split('\n')[0]}`;
@@ -260,7 +311,16 @@ async function syncOnce(backend) {
 function daemon(reposDir, port) {
   return spawn(
     'git',
-    ['daemon', '--reuseaddr', '--export-all', `--base-path=${reposDir}`, `--port=${port}`, '--listen=127.0.0.1', '--max-connections=64', reposDir],
+    [
+      'daemon',
+      '--reuseaddr',
+      '--export-all',
+      `--base-path=${reposDir}`,
+      `--port=${port}`,
+      '--listen=127.0.0.1',
+      '--max-connections=64',
+      reposDir,
+    ],
     { stdio: 'ignore', env: gitEnv },
   );
 }
@@ -291,11 +351,29 @@ async function runPortico({ reposDir, names }) {
 
     const changed = `Changed at ${Date.now()}`;
     const bare = join(reposDir, `${names[0]}.git`);
-    commitDescriptor(bare, descriptor(names[0], changed), git(['rev-parse', 'refs/heads/main'], { cwd: bare }));
+    commitDescriptor(
+      bare,
+      descriptor(names[0], changed),
+      git(['rev-parse', 'refs/heads/main'], { cwd: bare }),
+    );
     const triggered = Date.now();
     const changeSync = syncOnce(backend);
-    const changeMs = await awaitDescription(backend, `${names[0]}-svc-0`, changed, triggered, 300_000);
-    return { reached, firstSync, resync, resyncMs, changeSync: await changeSync, changeMs, rss: backend.peakRssMb() };
+    const changeMs = await awaitDescription(
+      backend,
+      `${names[0]}-svc-0`,
+      changed,
+      triggered,
+      300_000,
+    );
+    return {
+      reached,
+      firstSync,
+      resync,
+      resyncMs,
+      changeSync: await changeSync,
+      changeMs,
+      rss: backend.peakRssMb(),
+    };
   } finally {
     await backend.stop();
     server.kill();
@@ -309,9 +387,18 @@ async function runStock({ checkout, names }) {
   try {
     const reached = await awaitIngest(backend);
     const changed = `Changed at ${Date.now()}`;
-    writeFileSync(join(checkout, names[0], 'catalog-info.yaml'), descriptor(names[0], changed));
+    writeFileSync(
+      join(checkout, names[0], 'catalog-info.yaml'),
+      descriptor(names[0], changed),
+    );
     const edited = Date.now();
-    const changeMs = await awaitDescription(backend, `${names[0]}-svc-0`, changed, edited, 240_000);
+    const changeMs = await awaitDescription(
+      backend,
+      `${names[0]}-svc-0`,
+      changed,
+      edited,
+      240_000,
+    );
     return { reached, changeMs, rss: backend.peakRssMb() };
   } finally {
     await backend.stop();
@@ -321,35 +408,71 @@ async function runStock({ checkout, names }) {
 function printRun(label, run) {
   const r = run.reached;
   console.log(`\n${label}`);
-  console.log(`  all ${total} entities queryable: ${seconds(r.queryable)} s after backend start (${Math.round(total / (r.queryable / 1000))} entities/s)`);
   console.log(
-    `  catalog had them all: inserted ${seconds(r.inserted ?? NaN)} s, processed ${seconds(r.processed ?? NaN)} s, stitched ${seconds(r.stitched ?? NaN)} s`,
+    `  all ${total} entities queryable: ${seconds(
+      r.queryable,
+    )} s after backend start (${Math.round(
+      total / (r.queryable / 1000),
+    )} entities/s)`,
+  );
+  console.log(
+    `  catalog had them all: inserted ${seconds(
+      r.inserted ?? NaN,
+    )} s, processed ${seconds(r.processed ?? NaN)} s, stitched ${seconds(
+      r.stitched ?? NaN,
+    )} s`,
   );
   console.log(`  peak backend RSS: ${Math.round(run.rss)} MB`);
 }
 
 try {
-  log(`Bench: ${repoCount} repositories x ${perRepo} entities = ${total}; work dir ${work}`);
+  log(
+    `Bench: ${repoCount} repositories x ${perRepo} entities = ${total}; work dir ${work}`,
+  );
   const generated = generate();
-  log('Portico Git provider: git daemon on loopback, fresh catalog on PostgreSQL');
+  log(
+    'Portico Git provider: git daemon on loopback, fresh catalog on PostgreSQL',
+  );
   const portico = await runPortico(generated);
   printRun('Portico (Git provider over git://)', portico);
   console.log(`  first sync: ${portico.firstSync}`);
-  console.log(`  unchanged re-sync: ${seconds(portico.resyncMs)} s (${portico.resync})`);
   console.log(
-    `  change in one repository: visible ${portico.changeMs === undefined ? 'not within 300 s' : `${seconds(portico.changeMs)} s`} after the sync that saw it started (${portico.changeSync})`,
+    `  unchanged re-sync: ${seconds(portico.resyncMs)} s (${portico.resync})`,
+  );
+  console.log(
+    `  change in one repository: visible ${
+      portico.changeMs === undefined
+        ? 'not within 300 s'
+        : `${seconds(portico.changeMs)} s`
+    } after the sync that saw it started (${portico.changeSync})`,
   );
   if (!args['skip-stock']) {
-    log('Stock Backstage: one file location with a glob over a checkout of the same repositories');
+    log(
+      'Stock Backstage: one file location with a glob over a checkout of the same repositories',
+    );
     const stock = await runStock(generated);
     printRun('Stock (file location glob)', stock);
     console.log(
-      `  edited file: visible ${stock.changeMs === undefined ? 'not within 240 s' : `${seconds(stock.changeMs)} s`} after the edit`,
+      `  edited file: visible ${
+        stock.changeMs === undefined
+          ? 'not within 240 s'
+          : `${seconds(stock.changeMs)} s`
+      } after the edit`,
     );
     console.log('\nRatio (Portico / stock; 1.0 or less is the target)');
-    console.log(`  time until all queryable: ${(portico.reached.queryable / stock.reached.queryable).toFixed(2)}`);
+    console.log(
+      `  time until all queryable: ${(
+        portico.reached.queryable / stock.reached.queryable
+      ).toFixed(2)}`,
+    );
     console.log(`  peak RSS: ${(portico.rss / stock.rss).toFixed(2)}`);
   }
-} finally {
   rmSync(work, { recursive: true, force: true });
+} catch (error) {
+  console.error(
+    `Bench failed: ${
+      error.stack ?? error
+    }\nBackend logs and repositories are kept in ${work}`,
+  );
+  process.exitCode = 1;
 }

@@ -88,6 +88,66 @@ export interface GitProviderSettings {
   concurrency: number;
 }
 
+type DeltaMutation = {
+  type: 'delta';
+  added: DeferredEntity[];
+  removed: { entityRef: string; locationKey: string }[];
+};
+
+/**
+ * Gathers the catalog mutations of the repositories read in one sync into fewer, larger transactions,
+ * so that reading the next repositories does not wait for the catalog's database.
+ */
+class MutationBatcher {
+  private pending: {
+    mutation: DeltaMutation;
+    resolve: () => void;
+    reject: (error: Error) => void;
+  }[] = [];
+  private pendingSize = 0;
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly connection: EntityProviderConnection,
+    private readonly report: SyncReport,
+    private readonly maxEntities = 500,
+    private readonly maxDelayMs = 250,
+  ) {}
+
+  /** Resolves once the mutation is in the catalog; rejects when its batch failed. */
+  apply(mutation: DeltaMutation): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ mutation, resolve, reject });
+      this.pendingSize += mutation.added.length + mutation.removed.length;
+      if (this.pendingSize >= this.maxEntities) {
+        void this.flush();
+      } else {
+        this.timer ??= setTimeout(() => void this.flush(), this.maxDelayMs);
+      }
+    });
+  }
+
+  async flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch = this.pending.splice(0);
+    this.pendingSize = 0;
+    if (batch.length === 0) return;
+    try {
+      await this.report.time('catalog mutation', () =>
+        this.connection.applyMutation({
+          type: 'delta',
+          added: batch.flatMap(b => b.mutation.added),
+          removed: batch.flatMap(b => b.mutation.removed),
+        }),
+      );
+      batch.forEach(b => b.resolve());
+    } catch (error) {
+      batch.forEach(b => b.reject(error as Error));
+    }
+  }
+}
+
 /**
  * Ingests descriptor files from Git repositories. Only a complete answer about a repository changes what
  * came from it: an unreachable server or a failed fetch leaves its entities as they were, a file that
@@ -163,39 +223,59 @@ export class GitEntityProvider implements EntityProvider {
     }
 
     const report = new SyncReport();
+    const batcher = new MutationBatcher(connection, report);
+    const mutations: Promise<void>[] = [];
     const queue = [...urls];
     const worker = async () => {
       for (let url = queue.shift(); url; url = queue.shift()) {
         if (abortSignal?.aborted) return;
-        await this.syncRepository(connection, url, known.get(url), report);
+        const applied = await this.syncRepository(
+          connection,
+          batcher,
+          url,
+          known.get(url),
+          report,
+        );
+        if (applied) mutations.push(applied);
       }
     };
     await Promise.all(
       Array.from({ length: this.settings.concurrency }, worker),
     );
+    await batcher.flush();
+    await Promise.all(mutations);
     logger.info(report.summary(this.settings.concurrency));
   }
 
+  /**
+   * Reads one repository; when it changed, resolves to the promise of its catalog mutation, which the
+   * sync awaits at its end.
+   */
   private async syncRepository(
     connection: EntityProviderConnection,
+    batcher: MutationBatcher,
     url: string,
     known: RepositoryStatus | undefined,
     report: SyncReport,
-  ) {
+  ): Promise<Promise<void> | undefined> {
     const { id, branch } = this.settings;
     const { git, store, logger } = this.deps;
     let saved = false;
     try {
-      const head = await report.time('ls-remote', () =>
-        git.headCommit(url, branch),
-      );
+      // A repository never read before is fetched straight away, unless the name of its default
+      // branch is needed for its web URLs.
+      const needsHead = known || (!branch && this.deps.hostType(url));
+      const head = needsHead
+        ? await report.time('ls-remote', () => git.headCommit(url, branch))
+        : undefined;
       if (
+        head &&
         head.commit === known?.syncedCommit &&
         this.settingsHash === known.syncedSettings
       ) {
         await report.time('store', () => store.saveUnchanged(id, url));
         report.counts.unchanged += 1;
-        return;
+        return undefined;
       }
       const { mirror, commit, tree } = await report.time('fetch', async () => {
         const fetched = await git.fetchHead(url, branch);
@@ -235,15 +315,17 @@ export class GitEntityProvider implements EntityProvider {
         store.saveSync(
           id,
           url,
-          { commit, branch: head.branch, settings: this.settingsHash },
+          {
+            commit,
+            branch: head?.branch ?? branch ?? 'HEAD',
+            settings: this.settingsHash,
+          },
           files,
         ),
       );
       saved = true;
-      await report.time('catalog mutation', async () =>
-        connection.applyMutation(
-          await this.mutation(url, [...previous.values()], files),
-        ),
+      const mutation = await report.time('store', () =>
+        this.mutation(url, [...previous.values()], files),
       );
       report.counts.changed += 1;
       for (const problem of files.flatMap(f => f.errors)) {
@@ -252,12 +334,18 @@ export class GitEntityProvider implements EntityProvider {
           : problem.file;
         logger.warn(`${url} ${where}: ${problem.message}`);
       }
+      // Our record is already updated: if the catalog does not take the mutation, the next sync reads
+      // the repository again.
+      return batcher.apply(mutation).catch(async error => {
+        logger.warn(`Catalog mutation for ${url} failed: ${error}`);
+        await store.saveFailure(id, url, String(error), { resync: true });
+      });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       report.counts.failed += 1;
       if (error instanceof RepositoryNotFoundError) {
         await this.handleMissing(connection, url, known, message);
-        return;
+        return undefined;
       }
       // Nothing is removed: the server did not give a complete answer. When our record was already
       // updated but the catalog was not, the next sync reads the repository again.
@@ -265,6 +353,7 @@ export class GitEntityProvider implements EntityProvider {
         `Git ingestion of ${url} failed, keeping what was ingested: ${message}`,
       );
       await store.saveFailure(id, url, message, { resync: saved });
+      return undefined;
     }
   }
 
@@ -355,7 +444,7 @@ export class GitEntityProvider implements EntityProvider {
     url: string,
     before: StoredFile[],
     after: StoredFile[],
-  ) {
+  ): Promise<DeltaMutation> {
     const { store } = this.deps;
     const { id } = this.settings;
     const repositories = new Map<string, RepositoryStatus | undefined>();

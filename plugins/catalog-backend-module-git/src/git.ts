@@ -175,7 +175,8 @@ export class GitCli {
     );
     if (!(await exists(join(mirror, 'HEAD')))) {
       await mkdir(mirror, { recursive: true });
-      await this.git(['init', '--quiet', '--bare', mirror]);
+      // No template: hooks and samples are of no use to a mirror that is only read.
+      await this.git(['init', '--quiet', '--bare', '--template=', mirror]);
     }
     const ref = remoteRef(branch);
     await this.git(
