@@ -36,6 +36,18 @@ export interface RefClaim {
   path: string;
 }
 
+/** The catalog's location key of the entities of one repository of a provider. */
+export function gitLocationKey(providerId: string, url: string) {
+  return `portico-git:${providerId}:${url}`;
+}
+
+/** An error the catalog reported while processing an entity of a repository. */
+export interface ProcessingError {
+  url: string;
+  entityRef: string;
+  message: string;
+}
+
 /** What the Git provider last ingested, per repository and file. */
 export interface GitIngestionStore {
   listRepositories(providerId: string): Promise<RepositoryStatus[]>;
@@ -77,6 +89,8 @@ export interface GitIngestionStore {
   ): Promise<Map<string, RefClaim>>;
   /** Claims on refs that more than one repository defines; the owner is listed first for each ref. */
   listConflicts(providerId: string): Promise<RefClaim[][]>;
+  /** The catalog's own processing errors for the provider's entities. */
+  listProcessingErrors(providerId: string): Promise<ProcessingError[]>;
   /** Records that the repository was read and had not changed. */
   saveUnchanged(providerId: string, url: string): Promise<void>;
   removeRepository(providerId: string, url: string): Promise<void>;
@@ -266,6 +280,24 @@ export class DatabaseGitIngestionStore implements GitIngestionStore {
       ]);
     }
     return [...byRef.values()];
+  }
+
+  async listProcessingErrors(providerId: string): Promise<ProcessingError[]> {
+    // The catalog keeps these in its refresh_state table, which is in the same database as ours.
+    const prefix = gitLocationKey(providerId, '');
+    const rows = await this.db('refresh_state')
+      .whereRaw('substr(location_key, 1, ?) = ?', [prefix.length, prefix])
+      .whereNotNull('errors')
+      .whereNotIn('errors', ['', '[]'])
+      .select('entity_ref', 'location_key', 'errors')
+      .orderBy('entity_ref');
+    return rows.flatMap(row =>
+      (JSON.parse(row.errors) as { message?: string }[]).map(error => ({
+        url: row.location_key.slice(prefix.length),
+        entityRef: row.entity_ref,
+        message: error.message ?? String(error),
+      })),
+    );
   }
 
   async saveFailure(

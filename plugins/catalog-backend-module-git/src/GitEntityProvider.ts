@@ -19,6 +19,7 @@ import {
 import { minimatch } from 'minimatch';
 import { createHash } from 'node:crypto';
 import {
+  gitLocationKey,
   GitIngestionStore,
   RepositoryStatus,
   StoredFile,
@@ -30,7 +31,7 @@ import {
   parseDescriptor,
 } from './descriptors';
 import {
-  BlobReader,
+  ObjectReader,
   GitCli,
   RepositoryNotFoundError,
   SYMLINK_MODE,
@@ -277,28 +278,33 @@ export class GitEntityProvider implements EntityProvider {
         report.counts.unchanged += 1;
         return undefined;
       }
-      const { mirror, commit, tree } = await report.time('fetch', async () => {
-        const fetched = await git.fetchHead(url, branch);
-        const entries = await git.listTree(fetched.mirror, fetched.commit);
-        return {
-          ...fetched,
-          tree: new Map(entries.map(entry => [entry.path, entry])),
-        };
-      });
+      const { mirror, commit } = await report.time('fetch', () =>
+        git.fetchHead(url, branch),
+      );
       const previous = new Map(
-        (await report.time('store', () => store.listFiles(id, url))).map(
-          file => [file.path, file],
-        ),
+        known
+          ? (await report.time('store', () => store.listFiles(id, url))).map(
+              file => [file.path, file],
+            )
+          : [],
       );
       const files = await report.time('parse', async () => {
-        const read: StoredFile[] = [];
-        const blobs = git.openBlobReader(mirror);
+        const objects = git.openObjectReader(mirror);
         try {
+          const tree = new Map(
+            (
+              await objects.listTree(commit, dir =>
+                this.mayHoldDescriptors(dir),
+              )
+            ).map(entry => [entry.path, entry]),
+          );
+          const read: StoredFile[] = [];
           for (const entry of tree.values()) {
             if (this.isDescriptor(entry.path)) {
               read.push(
                 await this.readFile(
-                  blobs,
+                  objects,
+                  commit,
                   entry,
                   tree,
                   previous.get(entry.path),
@@ -306,26 +312,20 @@ export class GitEntityProvider implements EntityProvider {
               );
             }
           }
+          return read;
         } finally {
-          blobs.close();
+          objects.close();
         }
-        return read;
       });
-      await report.time('store', () =>
-        store.saveSync(
-          id,
-          url,
-          {
-            commit,
-            branch: head?.branch ?? branch ?? 'HEAD',
-            settings: this.settingsHash,
-          },
-          files,
-        ),
-      );
+      const synced = {
+        commit,
+        branch: head?.branch ?? branch ?? 'HEAD',
+        settings: this.settingsHash,
+      };
+      await report.time('store', () => store.saveSync(id, url, synced, files));
       saved = true;
       const mutation = await report.time('store', () =>
-        this.mutation(url, [...previous.values()], files),
+        this.mutation(url, [...previous.values()], files, synced),
       );
       report.counts.changed += 1;
       for (const problem of files.flatMap(f => f.errors)) {
@@ -383,16 +383,19 @@ export class GitEntityProvider implements EntityProvider {
   }
 
   private async readFile(
-    blobs: BlobReader,
+    objects: ObjectReader,
+    commit: string,
     entry: TreeEntry,
     tree: Map<string, TreeEntry>,
     previous: StoredFile | undefined,
   ): Promise<StoredFile> {
-    const unchanged =
-      previous?.blob === entry.blob &&
-      Object.entries(previous.dependencies).every(
-        ([path, blob]) => tree.get(path)?.blob === blob,
-      );
+    // Placeholder targets may lie outside the directories listed for descriptors.
+    const fileAt = async (path: string) =>
+      tree.get(path) ?? (await objects.entry(commit, path));
+    let unchanged = previous?.blob === entry.blob;
+    for (const [path, blob] of Object.entries(previous?.dependencies ?? {})) {
+      if (unchanged) unchanged = (await fileAt(path))?.blob === blob;
+    }
     if (previous && unchanged) return previous;
     // A broken file keeps serving its last good entities; its errors say why it is not updated.
     const failed = (errors: DescriptorError[]): StoredFile => ({
@@ -410,7 +413,10 @@ export class GitEntityProvider implements EntityProvider {
         },
       ]);
     }
-    const content = await blobs.read(entry.blob, DEFAULT_MAX_DESCRIPTOR_BYTES);
+    const content = await objects.read(
+      entry.blob,
+      DEFAULT_MAX_DESCRIPTOR_BYTES,
+    );
     if (!Buffer.isBuffer(content)) {
       return failed([oversizeProblem(entry.path, content.size)!]);
     }
@@ -419,10 +425,10 @@ export class GitEntityProvider implements EntityProvider {
       path: entry.path,
       content,
       readFile: async (path, maxBytes) => {
-        const target = tree.get(path);
+        const target = await fileAt(path);
         if (!target || target.mode === SYMLINK_MODE) return undefined;
         dependencies[path] = target.blob;
-        return blobs.read(target.blob, maxBytes);
+        return objects.read(target.blob, maxBytes);
       },
     });
     if (parsed.errors.length) return failed(parsed.errors);
@@ -444,10 +450,18 @@ export class GitEntityProvider implements EntityProvider {
     url: string,
     before: StoredFile[],
     after: StoredFile[],
+    synced?: { commit: string; branch: string },
   ): Promise<DeltaMutation> {
     const { store } = this.deps;
     const { id } = this.settings;
     const repositories = new Map<string, RepositoryStatus | undefined>();
+    if (synced) {
+      repositories.set(url, {
+        url,
+        syncedCommit: synced.commit,
+        syncedBranch: synced.branch,
+      });
+    }
     const emit = async (
       entity: Entity,
       from: { url: string; path: string },
@@ -537,6 +551,13 @@ export class GitEntityProvider implements EntityProvider {
     await connection.applyMutation(await this.mutation(url, files, []));
   }
 
+  /** Whether a directory can hold descriptors: only those are listed. */
+  private mayHoldDescriptors(directory: string) {
+    return this.settings.files.some(pattern =>
+      minimatch(directory, pattern, { dot: true, partial: true }),
+    );
+  }
+
   private isDescriptor(path: string) {
     return this.settings.files.some(pattern =>
       minimatch(path, pattern, { dot: true }),
@@ -544,7 +565,7 @@ export class GitEntityProvider implements EntityProvider {
   }
 
   private locationKey(url: string) {
-    return `${this.getProviderName()}:${url}`;
+    return gitLocationKey(this.settings.id, url);
   }
 }
 

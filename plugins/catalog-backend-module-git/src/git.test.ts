@@ -39,21 +39,33 @@ describe('GitCli over smart HTTP with basic auth', () => {
     expect(await git.headCommit(url)).toEqual({ commit, branch: 'main' });
     const fetched = await git.fetchHead(url);
     expect(fetched.commit).toBe(commit);
-    const tree = await git.listTree(fetched.mirror, fetched.commit);
-    expect(tree.map(entry => entry.path).sort()).toEqual([
-      'catalog-info.yaml',
-      'docs/readme.md',
-    ]);
-    const descriptor = tree.find(entry => entry.path === 'catalog-info.yaml')!;
-    const blobs = git.openBlobReader(fetched.mirror);
+    const objects = git.openObjectReader(fetched.mirror);
     try {
-      expect((await blobs.read(descriptor.blob, 1024)).toString()).toContain(
+      const tree = await objects.listTree(fetched.commit, () => true);
+      expect(tree.map(entry => entry.path).sort()).toEqual([
+        'catalog-info.yaml',
+        'docs/readme.md',
+      ]);
+      // Only the directories asked for are listed; a file elsewhere is found by path.
+      expect(await objects.listTree(fetched.commit, () => false)).toEqual([
+        expect.objectContaining({ path: 'catalog-info.yaml' }),
+      ]);
+      expect(await objects.entry(fetched.commit, 'docs/readme.md')).toEqual(
+        expect.objectContaining({ mode: '100644' }),
+      );
+      expect(await objects.entry(fetched.commit, 'docs/none.md')).toBe(
+        undefined,
+      );
+      const descriptor = tree.find(
+        entry => entry.path === 'catalog-info.yaml',
+      )!;
+      expect((await objects.read(descriptor.blob, 1024)).toString()).toContain(
         'name: secret',
       );
       // Over the limit, only the size is read.
-      expect(await blobs.read(descriptor.blob, 10)).toEqual({ size: 75 });
+      expect(await objects.read(descriptor.blob, 10)).toEqual({ size: 75 });
     } finally {
-      blobs.close();
+      objects.close();
     }
   });
 

@@ -1,7 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 
 /** A file of a commit's tree, as `git ls-tree` lists it. */
@@ -13,6 +13,8 @@ export interface TreeEntry {
 }
 
 export const SYMLINK_MODE = '120000';
+const SUBMODULE_MODE = '160000';
+const TREE_MODE = '40000';
 
 /**
  * The server answered that the repository does not exist (or is not visible to us): unlike a timeout or
@@ -28,8 +30,11 @@ const NOT_FOUND =
 /** A blob's content, or only its size when that is over the limit the caller gave. */
 export type BlobContent = Buffer | { size: number };
 
-/** Answers `info` and `contents` commands of one `git cat-file --batch-command` process, in order. */
-export class BlobReader {
+/**
+ * Reads objects of a mirror through one `git cat-file --batch-command` process: trees, and blobs whose size
+ * is checked before their content is read. Answers come in the order of the commands.
+ */
+export class ObjectReader {
   private readonly process;
   private buffered = Buffer.alloc(0);
   private readonly waiting: {
@@ -58,18 +63,83 @@ export class BlobReader {
 
   /** The blob's content, or its size alone when that is over `maxBytes`. */
   async read(blob: string, maxBytes: number): Promise<BlobContent> {
-    const size = await this.request<number>(`info ${blob}`, data => {
-      const end = data.indexOf(10);
-      if (end < 0) return undefined;
-      // "<oid> blob <size>", or "<oid> missing"
-      const [, type, bytes] = data.subarray(0, end).toString().split(' ');
-      if (type !== 'blob') {
-        throw new Error(`git cat-file: ${blob} is not a blob`);
-      }
-      return { value: Number(bytes), used: end + 1 };
-    });
+    const { type, size } = await this.info(blob);
+    if (type !== 'blob') throw new Error(`${blob} is not a file (${type})`);
     if (size > maxBytes) return { size };
-    return this.request<Buffer>(`contents ${blob}`, data => {
+    return this.contents(blob, size);
+  }
+
+  /**
+   * The files of `commit`'s tree, descending only into the directories (paths relative to the root) for
+   * which `descend` holds. Submodules are left out.
+   */
+  async listTree(
+    commit: string,
+    descend: (directory: string) => boolean,
+  ): Promise<TreeEntry[]> {
+    const files: TreeEntry[] = [];
+    const walk = async (tree: string, prefix: string) => {
+      for (const entry of (await this.readTree(tree, commit.length / 2))!) {
+        const path = prefix + entry.name;
+        if (entry.mode === TREE_MODE) {
+          if (descend(path)) await walk(entry.id, `${path}/`);
+        } else if (entry.mode !== SUBMODULE_MODE) {
+          files.push({ path, mode: entry.mode, blob: entry.id });
+        }
+      }
+    };
+    await walk(`${commit}^{tree}`, '');
+    return files;
+  }
+
+  /** One file of `commit`, by path; undefined when there is none. */
+  async entry(commit: string, path: string): Promise<TreeEntry | undefined> {
+    const directory = posix.dirname(path);
+    const name = posix.basename(path);
+    const entries = await this.readTree(
+      directory === '.' ? `${commit}^{tree}` : `${commit}:${directory}`,
+      commit.length / 2,
+    );
+    const found = entries?.find(e => e.name === name);
+    return found && found.mode !== TREE_MODE && found.mode !== SUBMODULE_MODE
+      ? { path, mode: found.mode, blob: found.id }
+      : undefined;
+  }
+
+  /** The entries of a tree object, "<mode> <name>\0<binary id>" each; undefined when it is not a tree. */
+  private async readTree(tree: string, hashBytes: number) {
+    const { type, size } = await this.info(tree);
+    if (type !== 'tree') return undefined;
+    const data = await this.contents(tree, size);
+    const entries: { mode: string; name: string; id: string }[] = [];
+    for (let i = 0; i < data.length; ) {
+      const space = data.indexOf(32, i);
+      const nul = data.indexOf(0, space);
+      entries.push({
+        mode: data.toString('latin1', i, space),
+        name: data.toString('utf8', space + 1, nul),
+        id: data.toString('hex', nul + 1, nul + 1 + hashBytes),
+      });
+      i = nul + 1 + hashBytes;
+    }
+    return entries;
+  }
+
+  private info(object: string) {
+    return this.request<{ type: string; size: number }>(
+      `info ${object}`,
+      data => {
+        const end = data.indexOf(10);
+        if (end < 0) return undefined;
+        // "<oid> <type> <size>", or "<object> missing"
+        const [, type, bytes] = data.subarray(0, end).toString().split(' ');
+        return { value: { type, size: Number(bytes) }, used: end + 1 };
+      },
+    );
+  }
+
+  private contents(object: string, size: number) {
+    return this.request<Buffer>(`contents ${object}`, data => {
       const end = data.indexOf(10);
       if (end < 0) return undefined;
       const start = end + 1;
@@ -180,7 +250,17 @@ export class GitCli {
     }
     const ref = remoteRef(branch);
     await this.git(
-      ['fetch', '--quiet', '--depth=1', '--no-tags', '--', url, ref],
+      [
+        'fetch',
+        '--quiet',
+        '--depth=1',
+        '--no-tags',
+        '--no-auto-maintenance',
+        '--no-recurse-submodules',
+        '--',
+        url,
+        ref,
+      ],
       {
         cwd: mirror,
         remote: url,
@@ -189,26 +269,6 @@ export class GitCli {
     // "<commit>\t\t<description>": read directly, one process fewer per repository.
     const fetchHead = await readFile(join(mirror, 'FETCH_HEAD'), 'utf8');
     return { mirror, commit: fetchHead.slice(0, fetchHead.indexOf('\t')) };
-  }
-
-  async listTree(mirror: string, commit: string): Promise<TreeEntry[]> {
-    const output = await this.git(
-      ['ls-tree', '-r', '-z', '--full-tree', commit],
-      {
-        cwd: mirror,
-      },
-    );
-    return output
-      .split('\0')
-      .filter(Boolean)
-      .map(record => {
-        // "<mode> <type> <blob>\t<path>"; the path may itself hold tabs.
-        const tab = record.indexOf('\t');
-        const [mode, type, blob] = record.slice(0, tab).split(' ');
-        return { mode, type, blob, path: record.slice(tab + 1) };
-      })
-      .filter(entry => entry.type === 'blob')
-      .map(({ mode, blob, path }) => ({ mode, blob, path }));
   }
 
   /** The files under `path` at `commit`, as a tar stream (paths relative to the repository root). */
@@ -226,11 +286,11 @@ export class GitCli {
   }
 
   /**
-   * One `git cat-file` process for all the blobs a sync reads from a mirror: sizes are checked before
-   * contents are read, so an oversized file is never loaded. Call `close` when done.
+   * One `git cat-file` process for all the trees and blobs a sync reads from a mirror: sizes are checked
+   * before contents are read, so an oversized file is never loaded. Call `close` when done.
    */
-  openBlobReader(mirror: string): BlobReader {
-    return new BlobReader(mirror, this.options.timeoutMs);
+  openObjectReader(mirror: string): ObjectReader {
+    return new ObjectReader(mirror, this.options.timeoutMs);
   }
 
   private git(

@@ -31,7 +31,7 @@ spec:
   lifecycle: production
   owner: group:default/platform-team
   definition:
-    $text: ./openapi.yaml
+    $text: ../specs/openapi.yaml
 `;
 
 const component = (name: string, description = `${name} service`) =>
@@ -151,7 +151,7 @@ describe('Git ingestion from a real git daemon', () => {
         )}`,
         'services/ignored.yaml': component('not-a-descriptor-path'),
         '.backstage/api.yaml': api,
-        '.backstage/openapi.yaml':
+        'specs/openapi.yaml':
           'openapi: 3.0.3\ninfo: { title: Cart, version: 1.0.0 }\n',
         '.backstage/shared.yaml': component('shared'),
       });
@@ -218,7 +218,7 @@ describe('Git ingestion from a real git daemon', () => {
         'catalog-info.yaml': component('cart', 'the basket'),
         '.backstage/more.yaml': null,
         '.backstage/renamed.yaml': component('wishlist'),
-        '.backstage/openapi.yaml':
+        'specs/openapi.yaml':
           'openapi: 3.0.3\ninfo: { title: Cart, version: 2.0.0 }\n',
         '.backstage/shared.yaml': null,
       });
@@ -246,6 +246,9 @@ describe('Git ingestion from a real git daemon', () => {
         'catalog-info.yaml':
           'apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: [oops\n',
         '.backstage/new.yaml': component('linter'),
+        // Valid YAML that the catalog itself cannot process: its error shows in the status too.
+        '.backstage/widget.yaml':
+          'apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: gadget\n',
       });
       await sync();
       await present('linter');
@@ -266,12 +269,19 @@ describe('Git ingestion from a real git daemon', () => {
       // The status API shows the same to a person: per repository, its commit, entity count and errors.
       const tools = await statusOf(daemon.url('tools'));
       expect(tools).toMatchObject({
-        entityCount: 3,
+        entityCount: 4,
         fileErrors: [
           expect.objectContaining({ file: 'catalog-info.yaml', line: 5 }),
         ],
       });
       expect(tools.syncedCommit).toMatch(/^[0-9a-f]{40}$/);
+      const processingError = await eventually(async () => {
+        const status = await statusOf(daemon.url('tools'));
+        return status.processingErrors.length
+          ? status.processingErrors[0]
+          : undefined;
+      }, 'the catalog processing error of the custom kind');
+      expect(processingError.entityRef).toBe('widget:default/gadget');
       const anonymous = await request(server)
         .get('/api/catalog/portico-git/status')
         .set('Authorization', mockCredentials.none.header());

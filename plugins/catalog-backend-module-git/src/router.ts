@@ -25,6 +25,7 @@ export function createStatusRouter(options: {
               message: `${other.entityRef} is already defined by ${owner.url} (${owner.path}), which keeps it; this definition is ignored`,
             })),
         );
+        const processingErrors = await store.listProcessingErrors(id);
         const repositories = (await store.listRepositories(id)).map(
           repository => {
             const own = files.filter(file => file.url === repository.url);
@@ -40,6 +41,9 @@ export function createStatusRouter(options: {
                   .filter(conflict => conflict.url === repository.url)
                   .map(({ file, message }) => ({ file, message })),
               ],
+              processingErrors: processingErrors
+                .filter(error => error.url === repository.url)
+                .map(({ entityRef, message }) => ({ entityRef, message })),
             };
           },
         );

@@ -92,9 +92,9 @@ export class GitUrlReader implements UrlReaderService {
     options?: UrlReaderServiceReadUrlOptions,
   ): Promise<UrlReaderServiceReadUrlResponse> {
     const { mirror, commit, path } = await this.fetch(url, options?.etag);
-    const blobs = this.git.openBlobReader(mirror);
+    const objects = this.git.openObjectReader(mirror);
     try {
-      const content = await blobs
+      const content = await objects
         .read(`${commit}:${path}`, MAX_FILE_BYTES)
         .catch(() => {
           throw new NotFoundError(`${url} does not exist at ${commit}`);
@@ -108,7 +108,7 @@ export class GitUrlReader implements UrlReaderService {
         etag: commit,
       };
     } finally {
-      blobs.close();
+      objects.close();
     }
   }
 
@@ -136,15 +136,18 @@ export class GitUrlReader implements UrlReaderService {
       path: pattern,
     } = await this.fetch(url, options?.etag);
     const { remote } = this.split(url)!;
-    const matches = (await this.git.listTree(mirror, commit)).filter(entry =>
-      minimatch(entry.path, pattern),
-    );
+    const objects = this.git.openObjectReader(mirror);
+    const matches = await objects
+      .listTree(commit, dir => minimatch(dir, pattern, { partial: true }))
+      .finally(() => objects.close());
     return {
       etag: commit,
-      files: matches.map(entry => ({
-        url: `${remote}/${entry.path}`,
-        content: () => this.read(`${remote}/${entry.path}`),
-      })),
+      files: matches
+        .filter(entry => minimatch(entry.path, pattern))
+        .map(entry => ({
+          url: `${remote}/${entry.path}`,
+          content: () => this.read(`${remote}/${entry.path}`),
+        })),
     };
   }
 

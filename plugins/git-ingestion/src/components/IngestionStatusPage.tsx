@@ -28,6 +28,8 @@ interface RepositoryRow {
   lastError?: string;
   entityCount: number;
   fileErrors: FileError[];
+  /** Errors the catalog reported while processing this repository's entities. */
+  processingErrors: { entityRef: string; message: string }[];
 }
 
 const when = (iso?: string) => (iso ? new Date(iso).toLocaleString() : 'never');
@@ -50,6 +52,11 @@ const columns: TableColumn<RepositoryRow>[] = [
           <div key={`${e.file}:${e.line}:${e.message}`}>
             {e.file}
             {e.line ? `:${e.line}` : ''}: {e.message}
+          </div>
+        ))}
+        {row.processingErrors.map(e => (
+          <div key={`${e.entityRef}:${e.message}`}>
+            {e.entityRef} (catalog processing): {e.message}
           </div>
         ))}
       </>
