@@ -1,7 +1,7 @@
 // Git ingestion benchmark: Portico's Git provider against stock Backstage's `file` glob location, on the same
 // descriptor files, the same backend and the same PostgreSQL. Run through `./portico bench ingest`.
 //
-//   node bench/ingest.mjs [--repos 1000] [--entities-per-repo 10] [--skip-stock]
+//   node bench/ingest.mjs [--repos 1000] [--entities-per-repo 10] [--concurrency N] [--skip-stock]
 //
 // Prints the seconds until every entity is returned by the catalog API, entities per second, when the catalog
 // had them inserted, processed and stitched, where the provider's time went, the time of an unchanged re-sync,
@@ -27,6 +27,8 @@ const { values: args } = parseArgs({
     repos: { type: 'string', default: '1000' },
     'entities-per-repo': { type: 'string', default: '10' },
     'skip-stock': { type: 'boolean', default: false },
+    // Repositories the provider reads at once; the provider's default when not given.
+    concurrency: { type: 'string' },
   },
 });
 const repoCount = Number(args.repos);
@@ -336,6 +338,7 @@ async function runPortico({ reposDir, names }) {
         bench: {
           remotePrefix: `git://127.0.0.1:${port}/`,
           repositories: names.map(n => `${n}.git`),
+          ...(args.concurrency && { concurrency: Number(args.concurrency) }),
           // Runs once at start; the bench triggers the later syncs itself.
           schedule: { frequency: { hours: 24 }, timeout: { minutes: 60 } },
         },

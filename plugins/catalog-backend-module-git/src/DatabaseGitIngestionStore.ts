@@ -91,8 +91,8 @@ export interface GitIngestionStore {
   listConflicts(providerId: string): Promise<RefClaim[][]>;
   /** The catalog's own processing errors for the provider's entities. */
   listProcessingErrors(providerId: string): Promise<ProcessingError[]>;
-  /** Records that the repository was read and had not changed. */
-  saveUnchanged(providerId: string, url: string): Promise<void>;
+  /** Records that these known repositories answered and had not changed. */
+  saveUnchanged(providerId: string, urls: string[]): Promise<void>;
   removeRepository(providerId: string, url: string): Promise<void>;
 }
 
@@ -329,13 +329,19 @@ export class DatabaseGitIngestionStore implements GitIngestionStore {
       .update({ missing_since: now });
   }
 
-  async saveUnchanged(providerId: string, url: string): Promise<void> {
+  async saveUnchanged(providerId: string, urls: string[]): Promise<void> {
     const now = new Date();
-    await this.upsertRepository(this.db, providerId, url, {
-      last_success_at: now,
-      last_attempt_at: now,
-      last_error: null,
-    });
+    for (const some of chunk(urls, 500)) {
+      await this.db('portico_git_repositories')
+        .where({ provider_id: providerId })
+        .whereIn('url', some)
+        .update({
+          last_success_at: now,
+          last_attempt_at: now,
+          last_error: null,
+          missing_since: null,
+        });
+    }
   }
 
   async removeRepository(providerId: string, url: string): Promise<void> {

@@ -45,7 +45,9 @@ export const ANNOTATION_GIT_COMMIT = 'portico.dev/git-commit';
 /** Where a sync's time goes, summed over the repositories read at once; logged after each sync. */
 class SyncReport {
   private readonly started = performance.now();
-  readonly counts = { changed: 0, unchanged: 0, failed: 0 };
+  readonly counts = { changed: 0, failed: 0 };
+  /** Repositories that answered with the commit already ingested. */
+  readonly unchanged: string[] = [];
   private readonly seconds: Record<string, number> = {
     'ls-remote': 0,
     fetch: 0,
@@ -65,7 +67,8 @@ class SyncReport {
 
   summary(concurrency: number) {
     const total = (performance.now() - this.started) / 1000;
-    const { changed, unchanged, failed } = this.counts;
+    const { changed, failed } = this.counts;
+    const unchanged = this.unchanged.length;
     const phases = Object.entries(this.seconds)
       .map(([phase, seconds]) => `${phase} ${seconds.toFixed(1)}s`)
       .join(', ');
@@ -245,6 +248,7 @@ export class GitEntityProvider implements EntityProvider {
     );
     await batcher.flush();
     await Promise.all(mutations);
+    await report.time('store', () => store.saveUnchanged(id, report.unchanged));
     logger.info(report.summary(this.settings.concurrency));
   }
 
@@ -274,8 +278,7 @@ export class GitEntityProvider implements EntityProvider {
         head.commit === known?.syncedCommit &&
         this.settingsHash === known.syncedSettings
       ) {
-        await report.time('store', () => store.saveUnchanged(id, url));
-        report.counts.unchanged += 1;
+        report.unchanged.push(url);
         return undefined;
       }
       const { mirror, commit } = await report.time('fetch', () =>

@@ -92,7 +92,7 @@ describe('GitCli over smart HTTP with basic auth', () => {
         () => undefined,
         (error: Error) => error.message,
       );
-    expect(failure).toMatch(/^git ls-remote failed: /);
+    expect(failure).toMatch(/^ls-refs failed: HTTP 401/);
     expect(failure).not.toContain(wrong);
     expect(failure).not.toContain(
       Buffer.from(`x-access-token:${wrong}`).toString('base64'),
@@ -101,7 +101,7 @@ describe('GitCli over smart HTTP with basic auth', () => {
 
   it('fails when no token is configured for a protected remote', async () => {
     await expect(cli().headCommit(http.url('private'))).rejects.toThrow(
-      /git ls-remote failed/,
+      /ls-refs failed: HTTP 401/,
     );
   });
 });

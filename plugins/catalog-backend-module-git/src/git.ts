@@ -1,8 +1,9 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
+import { queryGitDaemon, queryHttp, RefQueryError, RemoteHead } from './refs';
 
 /** A file of a commit's tree, as `git ls-tree` lists it. */
 export interface TreeEntry {
@@ -215,6 +216,58 @@ export class GitCli {
     branch?: string,
   ): Promise<{ commit: string; branch: string }> {
     const ref = remoteRef(branch);
+    const head = await this.queryRef(url, ref);
+    if (!head) {
+      throw new Error(`${url} has no ${branch ? `branch ${branch}` : 'HEAD'}`);
+    }
+    const symref = head.symref?.startsWith('refs/heads/')
+      ? head.symref.slice('refs/heads/'.length)
+      : undefined;
+    return { commit: head.commit, branch: branch ?? symref ?? 'HEAD' };
+  }
+
+  /**
+   * git:// and smart HTTP servers are asked in-process (protocol v2 ls-refs, HTTP connections kept
+   * alive): no process to spawn per repository and sync. Other remotes go through `git ls-remote`.
+   */
+  private async queryRef(
+    url: string,
+    ref: string,
+  ): Promise<RemoteHead | undefined> {
+    const { timeoutMs } = this.options;
+    const inProcess = url.startsWith('git://')
+      ? () => queryGitDaemon(url, ref, timeoutMs)
+      : /^https?:\/\//.test(url)
+      ? () =>
+          queryHttp(url, ref, {
+            timeoutMs,
+            authorization: this.authorization(url),
+          })
+      : undefined;
+    if (!inProcess) return this.lsRemote(url, ref);
+    try {
+      return await inProcess();
+    } catch (error) {
+      // Our own words: never the request, which may carry the token.
+      const reason =
+        error instanceof Error
+          ? (error.cause as Error | undefined)?.message ?? error.message
+          : String(error);
+      const message = `ls-refs failed: ${reason}`;
+      if (error instanceof RefQueryError && error.notFound) {
+        throw new RepositoryNotFoundError(message);
+      }
+      if (error instanceof RefQueryError && /smart HTTP/.test(error.message)) {
+        return this.lsRemote(url, ref);
+      }
+      throw new Error(message);
+    }
+  }
+
+  private async lsRemote(
+    url: string,
+    ref: string,
+  ): Promise<RemoteHead | undefined> {
     const output = await this.git(['ls-remote', '--symref', '--', url, ref], {
       remote: url,
     });
@@ -222,13 +275,11 @@ export class GitCli {
     const line = lines.find(
       l => l.endsWith(`\t${ref}`) && !l.startsWith('ref:'),
     );
-    if (!line) {
-      throw new Error(`${url} has no ${branch ? `branch ${branch}` : 'HEAD'}`);
-    }
+    if (!line) return undefined;
     const symref = lines
-      .find(l => l.startsWith('ref: refs/heads/') && l.endsWith('\tHEAD'))
-      ?.slice('ref: refs/heads/'.length, -'\tHEAD'.length);
-    return { commit: line.split('\t')[0], branch: branch ?? symref ?? 'HEAD' };
+      .find(l => l.startsWith('ref: ') && l.endsWith('\tHEAD'))
+      ?.slice('ref: '.length, -'\tHEAD'.length);
+    return { commit: line.split('\t')[0], symref };
   }
 
   /**
@@ -244,9 +295,15 @@ export class GitCli {
       createHash('sha256').update(url).digest('hex').slice(0, 24),
     );
     if (!(await exists(join(mirror, 'HEAD')))) {
-      await mkdir(mirror, { recursive: true });
-      // No template: hooks and samples are of no use to a mirror that is only read.
-      await this.git(['init', '--quiet', '--bare', '--template=', mirror]);
+      // What `git init --bare` writes that git needs, without a process: a mirror is only fetched into
+      // and read, so it needs no hooks or samples. HEAD last: it marks the mirror as complete.
+      await mkdir(join(mirror, 'objects'), { recursive: true });
+      await mkdir(join(mirror, 'refs'), { recursive: true });
+      await writeFile(
+        join(mirror, 'config'),
+        '[core]\n\trepositoryformatversion = 0\n\tbare = true\n',
+      );
+      await writeFile(join(mirror, 'HEAD'), 'ref: refs/heads/main\n');
     }
     const ref = remoteRef(branch);
     await this.git(
@@ -346,22 +403,29 @@ export class GitCli {
 
   /**
    * The token as an HTTP header, through git's environment configuration so that it appears neither on
-   * a command line nor in an error message. Only over https, or plain http to this machine itself.
+   * a command line nor in an error message.
    */
   private authEnvironment(remote?: string): Record<string, string> {
+    const authorization = this.authorization(remote);
+    if (!authorization) return {};
+    return {
+      GIT_CONFIG_COUNT: '1',
+      GIT_CONFIG_KEY_0: 'http.extraHeader',
+      GIT_CONFIG_VALUE_0: `Authorization: ${authorization}`,
+    };
+  }
+
+  /** The token as HTTP basic auth, only over https or plain http to this machine itself. */
+  private authorization(remote?: string): string | undefined {
     const encrypted = remote?.startsWith('https://');
     const loopback = /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])[:/]/.test(
       remote ?? '',
     );
-    if (!this.options.token || !(encrypted || loopback)) return {};
+    if (!this.options.token || !(encrypted || loopback)) return undefined;
     const credentials = Buffer.from(
       `x-access-token:${this.options.token}`,
     ).toString('base64');
-    return {
-      GIT_CONFIG_COUNT: '1',
-      GIT_CONFIG_KEY_0: 'http.extraHeader',
-      GIT_CONFIG_VALUE_0: `Authorization: Basic ${credentials}`,
-    };
+    return `Basic ${credentials}`;
   }
 }
 
