@@ -235,15 +235,13 @@ export class GitCli {
     ref: string,
   ): Promise<RemoteHead | undefined> {
     const { timeoutMs } = this.options;
-    const inProcess = url.startsWith('git://')
-      ? () => queryGitDaemon(url, ref, timeoutMs)
-      : /^https?:\/\//.test(url)
-      ? () =>
-          queryHttp(url, ref, {
-            timeoutMs,
-            authorization: this.authorization(url),
-          })
-      : undefined;
+    let inProcess: (() => Promise<RemoteHead | undefined>) | undefined;
+    if (url.startsWith('git://')) {
+      inProcess = () => queryGitDaemon(url, ref, timeoutMs);
+    } else if (/^https?:\/\//.test(url)) {
+      const authorization = this.authorization(url);
+      inProcess = () => queryHttp(url, ref, { timeoutMs, authorization });
+    }
     if (!inProcess) return this.lsRemote(url, ref);
     try {
       return await inProcess();
