@@ -29,7 +29,7 @@ export interface Config {
           token?: string;
           /** Seconds a single git command may take, at least 1. Default 120. */
           timeoutSeconds?: number;
-          /** How many repositories are read at once. Default 8. */
+          /** How many repositories are read at once. Default 16. */
           concurrency?: number;
           /** How often to sync, e.g. `{ frequency: { minutes: 2 }, timeout: { minutes: 10 } }`. */
           schedule: SchedulerServiceTaskScheduleDefinitionConfig;

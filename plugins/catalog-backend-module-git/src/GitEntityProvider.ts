@@ -281,19 +281,16 @@ export class GitEntityProvider implements EntityProvider {
         report.unchanged.push(url);
         return undefined;
       }
-      const { mirror, commit } = await report.time('fetch', () =>
-        git.fetchHead(url, branch),
+      const before = known
+        ? await report.time('store', () => store.listFiles(id, url))
+        : [];
+      const previous = new Map(before.map(file => [file.path, file]));
+      const { commit, objects } = await report.time('fetch', () =>
+        git.fetchAndRead(url, branch),
       );
-      const previous = new Map(
-        known
-          ? (await report.time('store', () => store.listFiles(id, url))).map(
-              file => [file.path, file],
-            )
-          : [],
-      );
-      const files = await report.time('parse', async () => {
-        const objects = git.openObjectReader(mirror);
-        try {
+      let files: StoredFile[];
+      try {
+        files = await report.time('parse', async () => {
           const tree = new Map(
             (
               await objects.listTree(commit, dir =>
@@ -316,10 +313,10 @@ export class GitEntityProvider implements EntityProvider {
             }
           }
           return read;
-        } finally {
-          objects.close();
-        }
-      });
+        });
+      } finally {
+        objects.close();
+      }
       const synced = {
         commit,
         branch: head?.branch ?? branch ?? 'HEAD',
@@ -328,7 +325,7 @@ export class GitEntityProvider implements EntityProvider {
       await report.time('store', () => store.saveSync(id, url, synced, files));
       saved = true;
       const mutation = await report.time('store', () =>
-        this.mutation(url, [...previous.values()], files, synced),
+        this.mutation(url, before, files, synced),
       );
       report.counts.changed += 1;
       for (const problem of files.flatMap(f => f.errors)) {

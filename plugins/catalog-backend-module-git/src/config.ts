@@ -64,7 +64,7 @@ export function readProviderConfigs(config: Config): ProviderConfig[] {
         `${key}.timeoutSeconds must be at least 1, got ${timeoutSeconds}`,
       );
     }
-    const concurrency = provider.getOptionalNumber('concurrency') ?? 8;
+    const concurrency = provider.getOptionalNumber('concurrency') ?? 16;
     if (!Number.isInteger(concurrency) || concurrency < 1) {
       throw new InputError(
         `${key}.concurrency must be a whole number of at least 1, got ${concurrency}`,

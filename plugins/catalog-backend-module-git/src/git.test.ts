@@ -77,6 +77,13 @@ describe('GitCli over smart HTTP with basic auth', () => {
     await expect(git.headCommit(daemon.url('no-such-repo'))).rejects.toThrow(
       RepositoryNotFoundError,
     );
+    // The fetch, too, says so, and the reader it would have opened is closed.
+    await expect(git.fetchAndRead(daemon.url('no-such-repo'))).rejects.toThrow(
+      RepositoryNotFoundError,
+    );
+    const fetched = await git.fetchAndRead(http.url('private'));
+    expect(fetched.commit).toBe(commit);
+    fetched.objects.close();
     const refused = await git
       .headCommit('git://127.0.0.1:1/closed.git')
       .catch(error => error);

@@ -1,4 +1,8 @@
-import { execFile, spawn } from 'node:child_process';
+import {
+  ChildProcessWithoutNullStreams,
+  execFile,
+  spawn,
+} from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
@@ -45,21 +49,39 @@ export class ObjectReader {
   }[] = [];
   private failure?: Error;
 
-  constructor(mirror: string, timeoutMs: number) {
-    this.process = spawn('git', ['cat-file', '--batch-command'], {
-      cwd: mirror,
-      stdio: ['pipe', 'pipe', 'pipe'],
-      timeout: timeoutMs,
+  /** `child` ends by running `git cat-file --batch-command`; `command` names it in errors. */
+  constructor(
+    child: ChildProcessWithoutNullStreams,
+    command: string,
+    timeoutMs: number,
+  ) {
+    this.process = child;
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString()).slice(-4096);
     });
-    this.process.stdout.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       this.buffered = Buffer.concat([this.buffered, chunk]);
       this.drain();
     });
-    this.process.stdin.on('error', () => {});
-    this.process.on('close', code => {
-      this.fail(new Error(`git cat-file exited with code ${code}`));
+    child.stdin.on('error', () => {});
+    child.on('close', (code, signal) => {
+      this.fail(
+        code === 0
+          ? new Error(`${command}: the process ended`)
+          : gitError(command, stderr, signal === 'SIGTERM', timeoutMs),
+      );
     });
-    this.process.on('error', error => this.fail(error));
+    child.on('error', error => this.fail(error));
+  }
+
+  /** The commit a revision (e.g. `FETCH_HEAD`) names. */
+  async commitOf(revision: string): Promise<string> {
+    const { type, id } = await this.info(revision);
+    if (type !== 'commit') {
+      throw new Error(`${revision} is not a commit (${type})`);
+    }
+    return id;
   }
 
   /** The blob's content, or its size alone when that is over `maxBytes`. */
@@ -127,14 +149,14 @@ export class ObjectReader {
   }
 
   private info(object: string) {
-    return this.request<{ type: string; size: number }>(
+    return this.request<{ id: string; type: string; size: number }>(
       `info ${object}`,
       data => {
         const end = data.indexOf(10);
         if (end < 0) return undefined;
         // "<oid> <type> <size>", or "<object> missing"
-        const [, type, bytes] = data.subarray(0, end).toString().split(' ');
-        return { value: { type, size: Number(bytes) }, used: end + 1 };
+        const [id, type, bytes] = data.subarray(0, end).toString().split(' ');
+        return { value: { id, type, size: Number(bytes) }, used: end + 1 };
       },
     );
   }
@@ -288,6 +310,51 @@ export class GitCli {
     url: string,
     branch?: string,
   ): Promise<{ mirror: string; commit: string }> {
+    const mirror = await this.mirrorOf(url);
+    await this.git(fetchArguments(url, branch), { cwd: mirror, remote: url });
+    // "<commit>\t\t<description>": read directly, one process fewer per repository.
+    const fetchHead = await readFile(join(mirror, 'FETCH_HEAD'), 'utf8');
+    return { mirror, commit: fetchHead.slice(0, fetchHead.indexOf('\t')) };
+  }
+
+  /**
+   * Fetches like `fetchHead`, then reads the mirror's objects, in a single process: a sync starts one
+   * process per changed repository, as starting processes from a large backend costs more than they do.
+   * Call `close` on the reader when done.
+   */
+  async fetchAndRead(
+    url: string,
+    branch?: string,
+  ): Promise<{ commit: string; objects: ObjectReader }> {
+    const child = spawn(
+      'sh',
+      [
+        '-c',
+        'git "$@" >&2 && exec git cat-file --batch-command',
+        'sh',
+        ...fetchArguments(url, branch),
+      ],
+      {
+        cwd: await this.mirrorOf(url),
+        env: this.environment(url),
+        timeout: this.options.timeoutMs,
+      },
+    );
+    const objects = new ObjectReader(
+      child,
+      'git fetch',
+      this.options.timeoutMs,
+    );
+    try {
+      return { commit: await objects.commitOf('FETCH_HEAD'), objects };
+    } catch (error) {
+      objects.close();
+      throw error;
+    }
+  }
+
+  /** The bare mirror of `url`, created when missing. */
+  private async mirrorOf(url: string): Promise<string> {
     const mirror = join(
       this.options.cacheDir,
       createHash('sha256').update(url).digest('hex').slice(0, 24),
@@ -303,27 +370,7 @@ export class GitCli {
       );
       await writeFile(join(mirror, 'HEAD'), 'ref: refs/heads/main\n');
     }
-    const ref = remoteRef(branch);
-    await this.git(
-      [
-        'fetch',
-        '--quiet',
-        '--depth=1',
-        '--no-tags',
-        '--no-auto-maintenance',
-        '--no-recurse-submodules',
-        '--',
-        url,
-        ref,
-      ],
-      {
-        cwd: mirror,
-        remote: url,
-      },
-    );
-    // "<commit>\t\t<description>": read directly, one process fewer per repository.
-    const fetchHead = await readFile(join(mirror, 'FETCH_HEAD'), 'utf8');
-    return { mirror, commit: fetchHead.slice(0, fetchHead.indexOf('\t')) };
+    return mirror;
   }
 
   /** The files under `path` at `commit`, as a tar stream (paths relative to the repository root). */
@@ -345,7 +392,11 @@ export class GitCli {
    * before contents are read, so an oversized file is never loaded. Call `close` when done.
    */
   openObjectReader(mirror: string): ObjectReader {
-    return new ObjectReader(mirror, this.options.timeoutMs);
+    const child = spawn('git', ['cat-file', '--batch-command'], {
+      cwd: mirror,
+      timeout: this.options.timeoutMs,
+    });
+    return new ObjectReader(child, 'git cat-file', this.options.timeoutMs);
   }
 
   private git(
@@ -370,33 +421,34 @@ export class GitCli {
           encoding,
           timeout: this.options.timeoutMs,
           maxBuffer: 256 * 1024 * 1024,
-          env: {
-            ...process.env,
-            // Never wait for a password prompt or an unknown ssh host key.
-            GIT_TERMINAL_PROMPT: '0',
-            GIT_SSH_COMMAND: 'ssh -o BatchMode=yes',
-            ...this.authEnvironment(remote),
-          },
+          env: this.environment(remote),
         },
         (error, stdout, stderr) => {
-          if (!error) {
+          if (error) {
+            reject(
+              gitError(
+                `git ${args[0]}`,
+                String(stderr),
+                Boolean(error.killed),
+                this.options.timeoutMs,
+              ),
+            );
+          } else {
             resolve(stdout);
-            return;
           }
-          // Our own words, not Node's message, which repeats the command line.
-          const reason = error.killed
-            ? `timed out after ${this.options.timeoutMs / 1000}s`
-            : String(stderr).trim().split('\n').pop() ||
-              `exit code ${error.code}`;
-          const message = `git ${args[0]} failed: ${reason}`;
-          reject(
-            NOT_FOUND.test(String(stderr))
-              ? new RepositoryNotFoundError(message)
-              : new Error(message),
-          );
         },
       );
     });
+  }
+
+  private environment(remote?: string): NodeJS.ProcessEnv {
+    return {
+      ...process.env,
+      // Never wait for a password prompt or an unknown ssh host key.
+      GIT_TERMINAL_PROMPT: '0',
+      GIT_SSH_COMMAND: 'ssh -o BatchMode=yes',
+      ...this.authEnvironment(remote),
+    };
   }
 
   /**
@@ -425,6 +477,37 @@ export class GitCli {
     ).toString('base64');
     return `Basic ${credentials}`;
   }
+}
+
+/** A failed git command in our own words: not Node's message, which repeats the command line. */
+function gitError(
+  command: string,
+  stderr: string,
+  killed: boolean,
+  timeoutMs: number,
+): Error {
+  const reason = killed
+    ? `timed out after ${timeoutMs / 1000}s`
+    : stderr.trim().split('\n').pop() || 'it failed';
+  const message = `${command} failed: ${reason}`;
+  return NOT_FOUND.test(stderr)
+    ? new RepositoryNotFoundError(message)
+    : new Error(message);
+}
+
+/** `git fetch` of the branch head alone, shallow, into FETCH_HEAD. */
+function fetchArguments(url: string, branch?: string) {
+  return [
+    'fetch',
+    '--quiet',
+    '--depth=1',
+    '--no-tags',
+    '--no-auto-maintenance',
+    '--no-recurse-submodules',
+    '--',
+    url,
+    remoteRef(branch),
+  ];
 }
 
 /** The ref to read: the branch, or the remote's HEAD. */
