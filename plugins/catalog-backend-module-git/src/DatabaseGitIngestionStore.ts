@@ -69,6 +69,8 @@ export interface GitIngestionStore {
     url: string,
     synced: { commit: string; branch: string; settings: string },
     files: StoredFile[],
+    /** Nothing is stored for the repository yet: there is nothing to replace. */
+    options?: { first?: boolean },
   ): Promise<void>;
   /**
    * Records that the repository could not be read; what was ingested from it stays. With `resync`, its
@@ -157,16 +159,18 @@ export class DatabaseGitIngestionStore implements GitIngestionStore {
     url: string,
     synced: { commit: string; branch: string; settings: string },
     files: StoredFile[],
+    options: { first?: boolean } = {},
   ): Promise<void> {
     const now = new Date();
     await this.db.transaction(async tx => {
-      await tx('portico_git_files')
-        .where({ provider_id: providerId, url })
-        .delete();
-      if (files.length) {
-        await tx.batchInsert(
-          'portico_git_files',
-          files.map(file => ({
+      if (!options.first) {
+        await tx('portico_git_files')
+          .where({ provider_id: providerId, url })
+          .delete();
+      }
+      for (const some of chunk(files, 100)) {
+        await tx('portico_git_files').insert(
+          some.map(file => ({
             provider_id: providerId,
             url,
             path: file.path,
@@ -175,10 +179,9 @@ export class DatabaseGitIngestionStore implements GitIngestionStore {
             entities: JSON.stringify(file.entities),
             errors: JSON.stringify(file.errors),
           })),
-          100,
         );
       }
-      await this.replaceClaims(tx, providerId, url, files, now);
+      await this.replaceClaims(tx, providerId, url, files, now, options);
       await this.upsertRepository(tx, providerId, url, {
         synced_commit: synced.commit,
         synced_branch: synced.branch,
@@ -198,6 +201,7 @@ export class DatabaseGitIngestionStore implements GitIngestionStore {
     url: string,
     files: StoredFile[],
     now: Date,
+    options: { first?: boolean },
   ) {
     const claims = new Map<string, string>();
     for (const file of files) {
@@ -206,9 +210,11 @@ export class DatabaseGitIngestionStore implements GitIngestionStore {
         if (!claims.has(ref)) claims.set(ref, file.path);
       }
     }
-    const existing = await tx('portico_git_entity_refs')
-      .where({ provider_id: providerId, url })
-      .select('entity_ref', 'path');
+    const existing: { entity_ref: string; path: string }[] = options.first
+      ? []
+      : await tx('portico_git_entity_refs')
+          .where({ provider_id: providerId, url })
+          .select('entity_ref', 'path');
     const dropped = existing
       .filter(row => !claims.has(row.entity_ref))
       .map(row => row.entity_ref);

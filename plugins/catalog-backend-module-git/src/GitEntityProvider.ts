@@ -322,7 +322,9 @@ export class GitEntityProvider implements EntityProvider {
         branch: head?.branch ?? branch ?? 'HEAD',
         settings: this.settingsHash,
       };
-      await report.time('store', () => store.saveSync(id, url, synced, files));
+      await report.time('store', () =>
+        store.saveSync(id, url, synced, files, { first: !known }),
+      );
       saved = true;
       const mutation = await report.time('store', () =>
         this.mutation(url, before, files, synced),
