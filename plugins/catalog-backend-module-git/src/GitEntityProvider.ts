@@ -285,38 +285,32 @@ export class GitEntityProvider implements EntityProvider {
         ? await report.time('store', () => store.listFiles(id, url))
         : [];
       const previous = new Map(before.map(file => [file.path, file]));
-      const { commit, objects } = await report.time('fetch', () =>
-        git.fetchAndRead(url, branch),
+      const { commit } = await report.time('fetch', () =>
+        git.fetchHead(url, branch),
       );
-      let files: StoredFile[];
-      try {
-        files = await report.time('parse', async () => {
-          const tree = new Map(
-            (
-              await objects.listTree(commit, dir =>
-                this.mayHoldDescriptors(dir),
-              )
-            ).map(entry => [entry.path, entry]),
-          );
-          const read: StoredFile[] = [];
-          for (const entry of tree.values()) {
-            if (this.isDescriptor(entry.path)) {
-              read.push(
-                await this.readFile(
-                  objects,
-                  commit,
-                  entry,
-                  tree,
-                  previous.get(entry.path),
-                ),
-              );
-            }
+      const objects = await git.objects();
+      const files = await report.time('parse', async () => {
+        const tree = new Map(
+          (
+            await objects.listTree(commit, dir => this.mayHoldDescriptors(dir))
+          ).map(entry => [entry.path, entry]),
+        );
+        const read: StoredFile[] = [];
+        for (const entry of tree.values()) {
+          if (this.isDescriptor(entry.path)) {
+            read.push(
+              await this.readFile(
+                objects,
+                commit,
+                entry,
+                tree,
+                previous.get(entry.path),
+              ),
+            );
           }
-          return read;
-        });
-      } finally {
-        objects.close();
-      }
+        }
+        return read;
+      });
       const synced = {
         commit,
         branch: head?.branch ?? branch ?? 'HEAD',

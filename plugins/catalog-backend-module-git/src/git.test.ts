@@ -39,8 +39,8 @@ describe('GitCli over smart HTTP with basic auth', () => {
     expect(await git.headCommit(url)).toEqual({ commit, branch: 'main' });
     const fetched = await git.fetchHead(url);
     expect(fetched.commit).toBe(commit);
-    const objects = git.openObjectReader(fetched.mirror);
-    try {
+    const objects = await git.objects();
+    {
       const tree = await objects.listTree(fetched.commit, () => true);
       expect(tree.map(entry => entry.path).sort()).toEqual([
         'catalog-info.yaml',
@@ -64,8 +64,6 @@ describe('GitCli over smart HTTP with basic auth', () => {
       );
       // Over the limit, only the size is read.
       expect(await objects.read(descriptor.blob, 10)).toEqual({ size: 75 });
-    } finally {
-      objects.close();
     }
   });
 
@@ -77,13 +75,10 @@ describe('GitCli over smart HTTP with basic auth', () => {
     await expect(git.headCommit(daemon.url('no-such-repo'))).rejects.toThrow(
       RepositoryNotFoundError,
     );
-    // The fetch, too, says so, and the reader it would have opened is closed.
-    await expect(git.fetchAndRead(daemon.url('no-such-repo'))).rejects.toThrow(
+    // The fetch, too, says so.
+    await expect(git.fetchHead(daemon.url('no-such-repo'))).rejects.toThrow(
       RepositoryNotFoundError,
     );
-    const fetched = await git.fetchAndRead(http.url('private'));
-    expect(fetched.commit).toBe(commit);
-    fetched.objects.close();
     const refused = await git
       .headCommit('git://127.0.0.1:1/closed.git')
       .catch(error => error);

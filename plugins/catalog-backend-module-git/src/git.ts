@@ -4,9 +4,10 @@ import {
   spawn,
 } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
+import { CommandShell } from './shell';
 import { queryGitDaemon, queryHttp, RefQueryError, RemoteHead } from './refs';
 
 /** A file of a commit's tree, as `git ls-tree` lists it. */
@@ -75,13 +76,8 @@ export class ObjectReader {
     child.on('error', error => this.fail(error));
   }
 
-  /** The commit a revision (e.g. `FETCH_HEAD`) names. */
-  async commitOf(revision: string): Promise<string> {
-    const { type, id } = await this.info(revision);
-    if (type !== 'commit') {
-      throw new Error(`${revision} is not a commit (${type})`);
-    }
-    return id;
+  isAlive(): boolean {
+    return this.failure === undefined;
   }
 
   /** The blob's content, or its size alone when that is over `maxBytes`. */
@@ -219,6 +215,10 @@ export class ObjectReader {
  * Each remote gets a bare mirror of its branch head under `cacheDir`, fetched shallowly.
  */
 export class GitCli {
+  /** Shells that start fetches, with and without the token in their environment. */
+  private readonly shells = new Map<boolean, CommandShell>();
+  private reader?: ObjectReader;
+
   constructor(
     private readonly options: {
       cacheDir: string;
@@ -304,73 +304,87 @@ export class GitCli {
 
   /**
    * Fetches the branch head (depth 1) into the local mirror of `url`. Returns the mirror's directory and
-   * the commit fetched, which is newer than the one ls-remote saw if the branch moved in between.
+   * the commit fetched, which is newer than the one ls-remote saw if the branch moved in between. The
+   * fetch is started by a long-lived shell, not by the backend itself.
    */
   async fetchHead(
     url: string,
     branch?: string,
   ): Promise<{ mirror: string; commit: string }> {
     const mirror = await this.mirrorOf(url);
-    await this.git(fetchArguments(url, branch), { cwd: mirror, remote: url });
-    // "<commit>\t\t<description>": read directly, one process fewer per repository.
+    const errorFile = join(mirror, 'fetch.err');
+    const authorized = this.authorization(url) !== undefined;
+    let shell = this.shells.get(authorized);
+    if (!shell) {
+      shell = new CommandShell(this.environment(authorized ? url : undefined));
+      this.shells.set(authorized, shell);
+    }
+    const code = await shell.run({
+      command: 'git',
+      args: fetchArguments(url, branch),
+      cwd: mirror,
+      errorFile,
+      timeoutSeconds: Math.ceil(this.options.timeoutMs / 1000),
+    });
+    if (code !== 0) {
+      throw gitError(
+        'git fetch',
+        await readFile(errorFile, 'utf8').catch(() => ''),
+        code === 124,
+        this.options.timeoutMs,
+      );
+    }
+    // "<commit>\t\t<description>"
     const fetchHead = await readFile(join(mirror, 'FETCH_HEAD'), 'utf8');
     return { mirror, commit: fetchHead.slice(0, fetchHead.indexOf('\t')) };
   }
 
   /**
-   * Fetches like `fetchHead`, then reads the mirror's objects, in a single process: a sync starts one
-   * process per changed repository, as starting processes from a large backend costs more than they do.
-   * Call `close` on the reader when done.
+   * One `git cat-file` process for every mirror, as they share one object store: trees, and blobs whose
+   * size is checked before their content is read. It is restarted when it ends.
    */
-  async fetchAndRead(
-    url: string,
-    branch?: string,
-  ): Promise<{ commit: string; objects: ObjectReader }> {
-    const child = spawn(
-      'sh',
-      [
-        '-c',
-        'git "$@" >&2 && exec git cat-file --batch-command',
-        'sh',
-        ...fetchArguments(url, branch),
-      ],
-      {
-        cwd: await this.mirrorOf(url),
-        env: this.environment(url),
-        timeout: this.options.timeoutMs,
-      },
-    );
-    const objects = new ObjectReader(
-      child,
-      'git fetch',
-      this.options.timeoutMs,
-    );
-    try {
-      return { commit: await objects.commitOf('FETCH_HEAD'), objects };
-    } catch (error) {
-      objects.close();
-      throw error;
+  async objects(): Promise<ObjectReader> {
+    if (!this.reader?.isAlive()) {
+      await mkdir(join(this.options.cacheDir, 'objects'), { recursive: true });
+      if (!(await exists(join(this.sharedRepository, 'HEAD')))) {
+        await createBareRepository(
+          this.sharedRepository,
+          join('..', 'objects'),
+        );
+      }
+      const child = spawn('git', ['cat-file', '--batch-command'], {
+        cwd: this.sharedRepository,
+      });
+      this.reader = new ObjectReader(
+        child,
+        'git cat-file',
+        this.options.timeoutMs,
+      );
     }
+    return this.reader;
   }
 
-  /** The bare mirror of `url`, created when missing. */
+  /**
+   * The bare mirror of `url`, created when missing: what `git init --bare` writes that git needs, without
+   * a process, with `objects` pointing at the store all mirrors share. Only fetched into and read, so no
+   * hooks or samples; HEAD last, as it marks the mirror complete.
+   */
   private async mirrorOf(url: string): Promise<string> {
     const mirror = join(
       this.options.cacheDir,
+      'mirrors',
       createHash('sha256').update(url).digest('hex').slice(0, 24),
     );
     if (!(await exists(join(mirror, 'HEAD')))) {
-      // What `git init --bare` writes that git needs, without a process: a mirror is only fetched into
-      // and read, so it needs no hooks or samples. HEAD last: it marks the mirror as complete.
-      await mkdir(join(mirror, 'objects'), { recursive: true });
-      await mkdir(join(mirror, 'refs'), { recursive: true });
-      await writeFile(
-        join(mirror, 'config'),
-        '[core]\n\trepositoryformatversion = 0\n\tbare = true\n',
-      );
-      await writeFile(join(mirror, 'HEAD'), 'ref: refs/heads/main\n');
+      await mkdir(join(this.options.cacheDir, 'objects'), { recursive: true });
+      await createBareRepository(mirror, join('..', '..', 'objects'));
     }
     return mirror;
+  }
+
+  /** A repository over the shared object store, for the object reader. */
+  private get sharedRepository(): string {
+    return join(this.options.cacheDir, 'objects-reader');
   }
 
   /** The files under `path` at `commit`, as a tar stream (paths relative to the repository root). */
@@ -385,18 +399,6 @@ export class GitCli {
       },
     );
     return child.stdout;
-  }
-
-  /**
-   * One `git cat-file` process for all the trees and blobs a sync reads from a mirror: sizes are checked
-   * before contents are read, so an oversized file is never loaded. Call `close` when done.
-   */
-  openObjectReader(mirror: string): ObjectReader {
-    const child = spawn('git', ['cat-file', '--batch-command'], {
-      cwd: mirror,
-      timeout: this.options.timeoutMs,
-    });
-    return new ObjectReader(child, 'git cat-file', this.options.timeoutMs);
   }
 
   private git(
@@ -477,6 +479,19 @@ export class GitCli {
     ).toString('base64');
     return `Basic ${credentials}`;
   }
+}
+
+/** A bare repository that git accepts, written directly; `objects` is a link to a shared store. */
+async function createBareRepository(directory: string, objects: string) {
+  await mkdir(join(directory, 'refs'), { recursive: true });
+  await symlink(objects, join(directory, 'objects')).catch(error => {
+    if (error.code !== 'EEXIST') throw error;
+  });
+  await writeFile(
+    join(directory, 'config'),
+    '[core]\n\trepositoryformatversion = 0\n\tbare = true\n',
+  );
+  await writeFile(join(directory, 'HEAD'), 'ref: refs/heads/main\n');
 }
 
 /** A failed git command in our own words: not Node's message, which repeats the command line. */

@@ -91,25 +91,21 @@ export class GitUrlReader implements UrlReaderService {
     url: string,
     options?: UrlReaderServiceReadUrlOptions,
   ): Promise<UrlReaderServiceReadUrlResponse> {
-    const { mirror, commit, path } = await this.fetch(url, options?.etag);
-    const objects = this.git.openObjectReader(mirror);
-    try {
-      const content = await objects
-        .read(`${commit}:${path}`, MAX_FILE_BYTES)
-        .catch(() => {
-          throw new NotFoundError(`${url} does not exist at ${commit}`);
-        });
-      if (!Buffer.isBuffer(content)) {
-        throw new NotFoundError(`${url} is over ${MAX_FILE_BYTES} bytes`);
-      }
-      return {
-        buffer: async () => content,
-        stream: () => Readable.from(content),
-        etag: commit,
-      };
-    } finally {
-      objects.close();
+    const { commit, path } = await this.fetch(url, options?.etag);
+    const objects = await this.git.objects();
+    const content = await objects
+      .read(`${commit}:${path}`, MAX_FILE_BYTES)
+      .catch(() => {
+        throw new NotFoundError(`${url} does not exist at ${commit}`);
+      });
+    if (!Buffer.isBuffer(content)) {
+      throw new NotFoundError(`${url} is over ${MAX_FILE_BYTES} bytes`);
     }
+    return {
+      buffer: async () => content,
+      stream: () => Readable.from(content),
+      etag: commit,
+    };
   }
 
   async readTree(
@@ -130,16 +126,12 @@ export class GitUrlReader implements UrlReaderService {
     url: string,
     options?: UrlReaderServiceSearchOptions,
   ): Promise<UrlReaderServiceSearchResponse> {
-    const {
-      mirror,
-      commit,
-      path: pattern,
-    } = await this.fetch(url, options?.etag);
+    const { commit, path: pattern } = await this.fetch(url, options?.etag);
     const { remote } = this.split(url)!;
-    const objects = this.git.openObjectReader(mirror);
-    const matches = await objects
-      .listTree(commit, dir => minimatch(dir, pattern, { partial: true }))
-      .finally(() => objects.close());
+    const objects = await this.git.objects();
+    const matches = await objects.listTree(commit, dir =>
+      minimatch(dir, pattern, { partial: true }),
+    );
     return {
       etag: commit,
       files: matches
