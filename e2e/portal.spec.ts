@@ -87,14 +87,19 @@ test('the Create page lists the golden-path templates', async ({ page }) => {
   await expect(page.getByText('Documentation site').first()).toBeVisible();
 });
 
-test('the Git ingestion page explains how to add repositories', async ({
+test('the Git ingestion page shows the demo repository the catalog came from', async ({
   page,
 }) => {
   await page.getByRole('link', { name: 'Git ingestion' }).click();
+  const row = page.getByRole('row', { name: /demo-git\/northwind\.git/ });
+  await expect(row).toBeVisible();
+  // Its provider, the commit ingested and how many entities came from it.
   await expect(
-    page.getByText('No Git repositories are ingested yet'),
+    row.getByRole('cell', { name: 'demo', exact: true }),
   ).toBeVisible();
-  await expect(page.getByText(/catalog\.providers\.git/)).toBeVisible();
+  await expect(row.getByText(/^[0-9a-f]{12}$/)).toBeVisible();
+  const count = Number(await row.getByRole('cell').nth(4).textContent());
+  expect(count).toBeGreaterThan(60);
 });
 
 test('search finds a component by its name', async ({ page }) => {
