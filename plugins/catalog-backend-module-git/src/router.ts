@@ -15,20 +15,23 @@ export function createStatusRouter(options: {
   router.get('/portico-git/status', async (_req, res) => {
     const providers = await Promise.all(
       providerIds.map(async id => {
-        const files = await store.listFiles(id);
+        const files = groupByUrl(await store.listFiles(id));
         // Each ref defined by more than one repository: the first keeps it, the others are ignored.
-        const conflicts = (await store.listConflicts(id)).flatMap(
-          ([owner, ...others]) =>
+        const conflicts = groupByUrl(
+          (await store.listConflicts(id)).flatMap(([owner, ...others]) =>
             others.map(other => ({
               url: other.url,
               file: other.path,
               message: `${other.entityRef} is already defined by ${owner.url} (${owner.path}), which keeps it; this definition is ignored`,
             })),
+          ),
         );
-        const processingErrors = await store.listProcessingErrors(id);
+        const processingErrors = groupByUrl(
+          await store.listProcessingErrors(id),
+        );
         const repositories = (await store.listRepositories(id)).map(
           repository => {
-            const own = files.filter(file => file.url === repository.url);
+            const own = files.get(repository.url) ?? [];
             return {
               ...repository,
               entityCount: own.reduce(
@@ -37,13 +40,13 @@ export function createStatusRouter(options: {
               ),
               fileErrors: [
                 ...own.flatMap(file => file.errors),
-                ...conflicts
-                  .filter(conflict => conflict.url === repository.url)
-                  .map(({ file, message }) => ({ file, message })),
+                ...(conflicts.get(repository.url) ?? []).map(
+                  ({ file, message }) => ({ file, message }),
+                ),
               ],
-              processingErrors: processingErrors
-                .filter(error => error.url === repository.url)
-                .map(({ entityRef, message }) => ({ entityRef, message })),
+              processingErrors: (
+                processingErrors.get(repository.url) ?? []
+              ).map(({ entityRef, message }) => ({ entityRef, message })),
             };
           },
         );
@@ -53,4 +56,15 @@ export function createStatusRouter(options: {
     res.json({ providers });
   });
   return router;
+}
+
+/** Items by their repository, so that each repository's share is found without a scan. */
+function groupByUrl<T extends { url: string }>(items: T[]): Map<string, T[]> {
+  const byUrl = new Map<string, T[]>();
+  for (const item of items) {
+    const group = byUrl.get(item.url);
+    if (group) group.push(item);
+    else byUrl.set(item.url, [item]);
+  }
+  return byUrl;
 }
