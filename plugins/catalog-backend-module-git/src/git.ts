@@ -1,11 +1,7 @@
-import {
-  ChildProcessWithoutNullStreams,
-  execFile,
-  spawn,
-} from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
-import { join, posix } from 'node:path';
+import { join, posix, relative } from 'node:path';
 import { Readable } from 'node:stream';
 import { CommandShell } from './shell';
 import { queryGitDaemon, queryHttp, RefQueryError, RemoteHead } from './refs';
@@ -50,12 +46,10 @@ export class ObjectReader {
   }[] = [];
   private failure?: Error;
 
-  /** `child` ends by running `git cat-file --batch-command`; `command` names it in errors. */
-  constructor(
-    child: ChildProcessWithoutNullStreams,
-    command: string,
-    timeoutMs: number,
-  ) {
+  constructor(mirror: string) {
+    const child = spawn('git', ['cat-file', '--batch-command'], {
+      cwd: mirror,
+    });
     this.process = child;
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => {
@@ -66,12 +60,9 @@ export class ObjectReader {
       this.drain();
     });
     child.stdin.on('error', () => {});
-    child.on('close', (code, signal) => {
-      this.fail(
-        code === 0
-          ? new Error(`${command}: the process ended`)
-          : gitError(command, stderr, signal === 'SIGTERM', timeoutMs),
-      );
+    child.on('close', code => {
+      const reason = stderr.trim().split('\n').pop() || `exit code ${code}`;
+      this.fail(new Error(`git cat-file ended: ${reason}`));
     });
     child.on('error', error => this.fail(error));
   }
@@ -274,10 +265,10 @@ export class GitCli {
           ? (error.cause as Error | undefined)?.message ?? error.message
           : String(error);
       const message = `ls-refs failed: ${reason}`;
-      if (error instanceof RefQueryError && error.notFound) {
+      if (error instanceof RefQueryError && error.answer === 'not-found') {
         throw new RepositoryNotFoundError(message);
       }
-      if (error instanceof RefQueryError && /smart HTTP/.test(error.message)) {
+      if (error instanceof RefQueryError && error.answer === 'not-smart-http') {
         return this.lsRemote(url, ref);
       }
       throw new Error(message);
@@ -288,9 +279,10 @@ export class GitCli {
     url: string,
     ref: string,
   ): Promise<RemoteHead | undefined> {
-    const output = await this.git(['ls-remote', '--symref', '--', url, ref], {
-      remote: url,
-    });
+    const output = await this.git(
+      ['ls-remote', '--symref', '--', url, ref],
+      url,
+    );
     const lines = output.split('\n');
     const line = lines.find(
       l => l.endsWith(`\t${ref}`) && !l.startsWith('ref:'),
@@ -345,20 +337,8 @@ export class GitCli {
    */
   async objects(): Promise<ObjectReader> {
     if (!this.reader?.isAlive()) {
-      await mkdir(join(this.options.cacheDir, 'objects'), { recursive: true });
-      if (!(await exists(join(this.sharedRepository, 'HEAD')))) {
-        await createBareRepository(
-          this.sharedRepository,
-          join('..', 'objects'),
-        );
-      }
-      const child = spawn('git', ['cat-file', '--batch-command'], {
-        cwd: this.sharedRepository,
-      });
       this.reader = new ObjectReader(
-        child,
-        'git cat-file',
-        this.options.timeoutMs,
+        await this.repositoryOverSharedObjects('objects-reader'),
       );
     }
     return this.reader;
@@ -369,22 +349,27 @@ export class GitCli {
    * a process, with `objects` pointing at the store all mirrors share. Only fetched into and read, so no
    * hooks or samples; HEAD last, as it marks the mirror complete.
    */
-  private async mirrorOf(url: string): Promise<string> {
-    const mirror = join(
-      this.options.cacheDir,
-      'mirrors',
-      createHash('sha256').update(url).digest('hex').slice(0, 24),
+  private mirrorOf(url: string): Promise<string> {
+    return this.repositoryOverSharedObjects(
+      join(
+        'mirrors',
+        createHash('sha256').update(url).digest('hex').slice(0, 24),
+      ),
     );
-    if (!(await exists(join(mirror, 'HEAD')))) {
-      await mkdir(join(this.options.cacheDir, 'objects'), { recursive: true });
-      await createBareRepository(mirror, join('..', '..', 'objects'));
-    }
-    return mirror;
   }
 
-  /** A repository over the shared object store, for the object reader. */
-  private get sharedRepository(): string {
-    return join(this.options.cacheDir, 'objects-reader');
+  /** A bare repository at `name` under the cache directory whose objects are the shared store. */
+  private async repositoryOverSharedObjects(name: string): Promise<string> {
+    const { cacheDir } = this.options;
+    const directory = join(cacheDir, name);
+    if (!(await exists(join(directory, 'HEAD')))) {
+      await mkdir(join(cacheDir, 'objects'), { recursive: true });
+      await createBareRepository(
+        directory,
+        relative(directory, join(cacheDir, 'objects')),
+      );
+    }
+    return directory;
   }
 
   /** The files under `path` at `commit`, as a tar stream (paths relative to the repository root). */
@@ -401,26 +386,14 @@ export class GitCli {
     return child.stdout;
   }
 
-  private git(
-    args: string[],
-    options?: { cwd?: string; remote?: string },
-  ): Promise<string>;
-  private git(
-    args: string[],
-    options: { cwd?: string; remote?: string; encoding: 'buffer' },
-  ): Promise<Buffer>;
-  private git(
-    args: string[],
-    options: { cwd?: string; remote?: string; encoding?: 'buffer' } = {},
-  ) {
-    const { cwd, remote, encoding = 'utf8' } = options;
-    return new Promise<string | Buffer>((resolve, reject) => {
+  /** Runs git with `remote`'s environment; resolves to its output. */
+  private git(args: string[], remote: string): Promise<string> {
+    return new Promise<string>((resolve, reject) => {
       execFile(
         'git',
         args,
         {
-          cwd,
-          encoding,
+          encoding: 'utf8',
           timeout: this.options.timeoutMs,
           maxBuffer: 256 * 1024 * 1024,
           env: this.environment(remote),

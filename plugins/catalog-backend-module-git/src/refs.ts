@@ -6,9 +6,15 @@ export interface RemoteHead {
   symref?: string;
 }
 
-/** The server answered; `notFound` when it said it has no such repository. */
+/**
+ * The ref query failed. `answer` says what the server made clear: that it has no such repository, or
+ * that it does not speak Git's smart HTTP protocol.
+ */
 export class RefQueryError extends Error {
-  constructor(message: string, readonly notFound = false) {
+  constructor(
+    message: string,
+    readonly answer?: 'not-found' | 'not-smart-http',
+  ) {
     super(message);
   }
 }
@@ -119,7 +125,12 @@ export function queryGitDaemon(
       const problem = errorLine(lines);
       if (problem) {
         socket.destroy();
-        reject(new RefQueryError(problem, NOT_FOUND.test(problem)));
+        reject(
+          new RefQueryError(
+            problem,
+            NOT_FOUND.test(problem) ? 'not-found' : undefined,
+          ),
+        );
         return;
       }
       const flushes = lines.filter(l => l === null).length;
@@ -140,7 +151,7 @@ export function queryGitDaemon(
     });
     socket.on('error', error => reject(error));
     socket.on('close', () =>
-      reject(new RefQueryError('the server closed the connection', false)),
+      reject(new RefQueryError('the server closed the connection')),
     );
   });
 }
@@ -168,14 +179,14 @@ export async function queryHttp(
   const failure = (response: Response) =>
     new RefQueryError(
       `HTTP ${response.status} ${response.statusText}`,
-      response.status === 404,
+      response.status === 404 ? 'not-found' : undefined,
     );
   if (!advertised.ok) throw failure(advertised);
   if (
     advertised.headers.get('content-type') !==
     'application/x-git-upload-pack-advertisement'
   ) {
-    throw new RefQueryError('not a smart HTTP Git server');
+    throw new RefQueryError('not a smart HTTP Git server', 'not-smart-http');
   }
   const lines = readPktLines(Buffer.from(await advertised.arrayBuffer()));
   // "# service=git-upload-pack", a flush, then the capabilities (v2) or the refs (v0).
