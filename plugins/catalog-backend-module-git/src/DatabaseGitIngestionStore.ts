@@ -84,10 +84,11 @@ export interface GitIngestionStore {
   ): Promise<void>;
   /** Records that the server answered that the repository is gone; what was ingested from it stays. */
   saveMissing(providerId: string, url: string, error: string): Promise<void>;
-  /** The repository that owns each ref: the one that defined it first. */
+  /** The repository that owns each ref: the one that defined it first, leaving out `excluding`. */
   owners(
     providerId: string,
     entityRefs: string[],
+    options?: { excluding?: string },
   ): Promise<Map<string, RefClaim>>;
   /** Claims on refs that more than one repository defines; the owner is listed first for each ref. */
   listConflicts(providerId: string): Promise<RefClaim[][]>;
@@ -251,12 +252,16 @@ export class DatabaseGitIngestionStore implements GitIngestionStore {
   async owners(
     providerId: string,
     entityRefs: string[],
+    options: { excluding?: string } = {},
   ): Promise<Map<string, RefClaim>> {
     const owners = new Map<string, RefClaim>();
     for (const refs of chunk(entityRefs, 500)) {
       const rows = await this.db('portico_git_entity_refs')
         .where({ provider_id: providerId })
         .whereIn('entity_ref', refs)
+        .modify(query => {
+          if (options.excluding) query.whereNot('url', options.excluding);
+        })
         .orderBy(['entity_ref', 'claimed_at', 'url']);
       for (const row of rows) {
         if (!owners.has(row.entity_ref))

@@ -16,7 +16,7 @@ import {
   EntityProvider,
   EntityProviderConnection,
 } from '@backstage/plugin-catalog-node';
-import { minimatch } from 'minimatch';
+import { Minimatch } from 'minimatch';
 import { createHash } from 'node:crypto';
 import {
   gitLocationKey,
@@ -165,6 +165,8 @@ export class GitEntityProvider implements EntityProvider {
   private connection?: EntityProviderConnection;
   /** A repository is read again when these change, even at the same commit. */
   private readonly settingsHash: string;
+  /** `settings.files`, compiled once: they are matched against every path of every changed repository. */
+  private readonly descriptorPatterns: Minimatch[];
 
   constructor(
     private readonly settings: GitProviderSettings,
@@ -180,6 +182,9 @@ export class GitEntityProvider implements EntityProvider {
     this.settingsHash = createHash('sha256')
       .update(JSON.stringify({ branch, files }))
       .digest('hex');
+    this.descriptorPatterns = files.map(
+      pattern => new Minimatch(pattern, { dot: true }),
+    );
   }
 
   getProviderName(): string {
@@ -321,7 +326,7 @@ export class GitEntityProvider implements EntityProvider {
       );
       saved = true;
       const mutation = await report.time('store', () =>
-        this.mutation(url, before, files, synced),
+        this.mutation(url, { before, after: files, synced }),
       );
       report.counts.changed += 1;
       for (const problem of files.flatMap(f => f.errors)) {
@@ -438,16 +443,21 @@ export class GitEntityProvider implements EntityProvider {
   }
 
   /**
-   * What the catalog gets from a repository whose files went from `before` to `after` (already saved):
-   * the entities whose refs it owns, and for each ref it dropped, either the removal or the definition
-   * of the repository that owns the ref now.
+   * What the catalog gets from a repository whose files went from `before` to `after` (already saved,
+   * unless the repository is `leaving`): the entities whose refs it owns, and for each ref it dropped,
+   * either the removal or the definition of the repository that owns the ref now.
    */
   private async mutation(
     url: string,
-    before: StoredFile[],
-    after: StoredFile[],
-    synced?: { commit: string; branch: string },
+    change: {
+      before: StoredFile[];
+      after: StoredFile[];
+      synced?: { commit: string; branch: string };
+      /** The repository is being removed, its claims still stored: they do not count. */
+      leaving?: boolean;
+    },
   ): Promise<DeltaMutation> {
+    const { before, after, synced, leaving } = change;
     const { store } = this.deps;
     const { id } = this.settings;
     const repositories = new Map<string, RepositoryStatus | undefined>();
@@ -477,7 +487,9 @@ export class GitEntityProvider implements EntityProvider {
       }
     }
     const dropped = [...entityRefs(before)].filter(ref => !entities.has(ref));
-    const owners = await store.owners(id, [...entities.keys(), ...dropped]);
+    const owners = await store.owners(id, [...entities.keys(), ...dropped], {
+      excluding: leaving ? url : undefined,
+    });
     const added: DeferredEntity[] = [];
     for (const [ref, { entity, path }] of entities) {
       if (owners.get(ref)?.url === url) {
@@ -542,22 +554,24 @@ export class GitEntityProvider implements EntityProvider {
     connection: EntityProviderConnection,
     url: string,
   ) {
-    const files = await this.deps.store.listFiles(this.settings.id, url);
-    await this.deps.store.removeRepository(this.settings.id, url);
-    await connection.applyMutation(await this.mutation(url, files, []));
+    const { store } = this.deps;
+    const files = await store.listFiles(this.settings.id, url);
+    // The catalog first, then our record: if the mutation fails, the next sync removes it again.
+    await connection.applyMutation(
+      await this.mutation(url, { before: files, after: [], leaving: true }),
+    );
+    await store.removeRepository(this.settings.id, url);
   }
 
   /** Whether a directory can hold descriptors: only those are listed. */
   private mayHoldDescriptors(directory: string) {
-    return this.settings.files.some(pattern =>
-      minimatch(directory, pattern, { dot: true, partial: true }),
+    return this.descriptorPatterns.some(pattern =>
+      pattern.match(directory, true),
     );
   }
 
   private isDescriptor(path: string) {
-    return this.settings.files.some(pattern =>
-      minimatch(path, pattern, { dot: true }),
-    );
+    return this.descriptorPatterns.some(pattern => pattern.match(path));
   }
 
   private locationKey(url: string) {
