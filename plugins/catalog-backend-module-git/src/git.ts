@@ -311,17 +311,29 @@ export class GitCli {
       shell = new CommandShell(this.environment(authorized ? url : undefined));
       this.shells.set(authorized, shell);
     }
-    const code = await shell.run({
-      command: 'git',
-      args: fetchArguments(url, branch),
-      cwd: mirror,
-      errorFile,
-      timeoutSeconds: Math.ceil(this.options.timeoutMs / 1000),
-    });
+    const fetchShell = shell;
+    const run = () =>
+      fetchShell.run({
+        command: 'git',
+        args: fetchArguments(url, branch),
+        cwd: mirror,
+        errorFile,
+        timeoutSeconds: Math.ceil(this.options.timeoutMs / 1000),
+      });
+    const stderr = () => readFile(errorFile, 'utf8').catch(() => '');
+    let code = await run();
+    // A server under load drops some connections; one more try spares the repository a whole schedule
+    // interval of waiting.
+    if (code !== 0 && code !== 124 && CONNECTION_DROPPED.test(await stderr())) {
+      await new Promise(resolve =>
+        setTimeout(resolve, 200 + Math.random() * 800),
+      );
+      code = await run();
+    }
     if (code !== 0) {
       throw gitError(
         'git fetch',
-        await readFile(errorFile, 'utf8').catch(() => ''),
+        await stderr(),
         code === 124,
         this.options.timeoutMs,
       );
@@ -466,6 +478,10 @@ async function createBareRepository(directory: string, objects: string) {
   );
   await writeFile(join(directory, 'HEAD'), 'ref: refs/heads/main\n');
 }
+
+/** Transport failures where the server dropped the connection, as opposed to answering. */
+const CONNECTION_DROPPED =
+  /Connection reset by peer|early EOF|remote end hung up unexpectedly|Broken pipe/i;
 
 /** A failed git command in our own words: not Node's message, which repeats the command line. */
 function gitError(
