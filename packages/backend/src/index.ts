@@ -43,4 +43,9 @@ backend.add(import('@backstage/plugin-user-settings-backend'));
 backend.add(import('@backstage/plugin-notifications-backend'));
 backend.add(import('@backstage/plugin-signals-backend'));
 
+// Webhooks arrive through the events plugin; DORA reads them (see plugins/dora-backend).
+backend.add(import('@backstage/plugin-events-backend'));
+backend.add(import('@internal/plugin-dora-backend/webhooks'));
+backend.add(import('@internal/plugin-dora-backend'));
+
 backend.start();

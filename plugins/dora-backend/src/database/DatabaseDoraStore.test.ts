@@ -1,0 +1,421 @@
+import { mockServices } from '@backstage/backend-test-utils';
+import { DORA_BENCHMARKS } from '@internal/plugin-dora-common';
+import { createPorticoTestDatabases } from '@internal/portico-backend-test-utils';
+import { summarize } from '../service/summarize';
+import { DatabaseDoraStore } from './DatabaseDoraStore';
+import {
+  ChangeRecord,
+  DeploymentRecord,
+  IncidentRecord,
+  IngestBatch,
+} from './records';
+
+jest.setTimeout(60_000);
+
+const databases = createPorticoTestDatabases();
+
+const HOUR = 3600;
+const at = (iso: string) => Date.parse(iso);
+const checkout = {
+  entityRef: 'component:default/checkout',
+  ownerRef: 'group:default/payments',
+  systemRef: 'system:default/shop',
+  key: 'github.com/project-slug=acme/checkout',
+};
+
+function deployment(
+  id: string,
+  finishedAt: string,
+  extra: Partial<DeploymentRecord> = {},
+): DeploymentRecord {
+  return {
+    source: 'api',
+    externalId: id,
+    attribution: checkout,
+    environment: 'production',
+    production: true,
+    succeeded: true,
+    finishedAt: at(finishedAt),
+    ...extra,
+  };
+}
+
+function change(
+  sha: string,
+  firstCommitAt: string,
+  mergedAt: string,
+  extra: Partial<ChangeRecord> = {},
+): ChangeRecord {
+  return {
+    source: 'github',
+    sha,
+    attribution: checkout,
+    firstCommitAt: at(firstCommitAt),
+    mergedAt: at(mergedAt),
+    ...extra,
+  };
+}
+
+function incident(
+  id: string,
+  detectedAt: string,
+  resolvedAt?: string,
+  extra: Partial<IncidentRecord> = {},
+): IncidentRecord {
+  return {
+    source: 'pagerduty',
+    externalId: id,
+    attribution: checkout,
+    detectedAt: at(detectedAt),
+    resolvedAt: resolvedAt ? at(resolvedAt) : undefined,
+    ...extra,
+  };
+}
+
+/**
+ * Four weeks of one service, worked out by hand:
+ * - d1 ships c1 (first commit 24 h, merge 2 h before it); d2 ships c2 (12 h, 1 h) and caused i1,
+ *   resolved 4 h after d2; d3 ships c3 (48 h, 0.5 h) and is rolled back by d4 a day later;
+ *   d5 ships nothing and caused i2, still open.
+ * - 5 deployments, 3 failed (d2, d3, d5): change failure rate 0.6; recovered d2 in 4 h and d3 in 24 h:
+ *   median 14 h; rework 1 rollback of 5: 0.2.
+ * - Lead times 12, 24, 48 h: median 24 h, p90 24 + 0.8 × 24 = 43.2 h. Merge to deploy 0.5, 1, 2 h:
+ *   median 1 h, p90 1.8 h.
+ * - Deployment days per 7-day period back from Nov 28: Nov 1-7 two, 8-14 two, 15-21 one, 22-28 none:
+ *   median 1.5, weekly.
+ */
+const history: IngestBatch = {
+  deployments: [
+    deployment('d1', '2026-11-02T10:00:00Z'),
+    deployment('d2', '2026-11-04T10:00:00Z'),
+    deployment('d3', '2026-11-10T10:00:00Z'),
+    deployment('d4', '2026-11-11T10:00:00Z', { rollback: true }),
+    deployment('d5', '2026-11-20T10:00:00Z'),
+  ],
+  changes: [
+    change('c1'.padEnd(40, '1'), '2026-11-01T10:00:00Z', '2026-11-02T08:00:00Z'),
+    change('c2'.padEnd(40, '2'), '2026-11-03T22:00:00Z', '2026-11-04T09:00:00Z'),
+    change('c3'.padEnd(40, '3'), '2026-11-08T10:00:00Z', '2026-11-10T09:30:00Z'),
+  ],
+  incidents: [
+    incident('i1', '2026-11-04T12:00:00Z', '2026-11-04T14:00:00Z'),
+    incident('i2', '2026-11-21T00:00:00Z'),
+  ],
+};
+
+const november = {
+  from: at('2026-11-01T00:00:00Z'),
+  to: at('2026-11-29T00:00:00Z'),
+};
+
+async function createStore(databaseId: string, timeZone = 'UTC') {
+  const knex = await databases.init(databaseId as any);
+  return DatabaseDoraStore.create({
+    database: mockServices.database({ knex }),
+    timeZone,
+  });
+}
+
+async function figures(
+  store: DatabaseDoraStore,
+  window = november,
+  filter = {},
+) {
+  return summarize({
+    raw: await store.summary(filter, window),
+    scope: {},
+    window,
+    timeZone: 'UTC',
+    benchmark: DORA_BENCHMARKS[0],
+  });
+}
+
+/** Every event of a batch as its own delivery, in the order given. */
+function oneByOne(batch: IngestBatch, order: (n: number) => number[]) {
+  const events: IngestBatch[] = [
+    ...(batch.deployments ?? []).map(d => ({ deployments: [d] })),
+    ...(batch.changes ?? []).map(c => ({ changes: [c] })),
+    ...(batch.incidents ?? []).map(i => ({ incidents: [i] })),
+  ];
+  return order(events.length).map(i => events[i]);
+}
+
+describe('DatabaseDoraStore', () => {
+  it.each(databases.eachSupportedId())(
+    'computes the five metrics of a hand-worked history (%p)',
+    async databaseId => {
+      const store = await createStore(databaseId);
+      await store.ingest(history);
+      const summary = await figures(store);
+
+      expect(summary.deploymentFrequency).toMatchObject({
+        deployments: 5,
+        medianDeployDaysPerWeek: 1.5,
+        bucket: 'weekly',
+        classification: { level: 'high', benchmark: '2024' },
+      });
+      expect(summary.deploymentFrequency.perWeek).toBeCloseTo(1.25);
+      expect(summary.leadTime).toMatchObject({
+        changes: 3,
+        medianSeconds: 24 * HOUR,
+        droppedNonPositive: 0,
+        classification: { level: 'elite' },
+      });
+      expect(summary.leadTime.p90Seconds).toBeCloseTo(43.2 * HOUR);
+      expect(summary.leadTime.mergeToDeploy.medianSeconds).toBe(HOUR);
+      expect(summary.leadTime.mergeToDeploy.p90Seconds).toBeCloseTo(1.8 * HOUR);
+      expect(summary.changeFailureRate).toMatchObject({
+        deployments: 5,
+        failed: 3,
+        rate: 0.6,
+        classification: { level: 'low' },
+      });
+      expect(summary.recoveryTime).toMatchObject({
+        failed: 3,
+        recovered: 2,
+        medianSeconds: 14 * HOUR,
+        classification: { level: 'high' },
+      });
+      expect(summary.reworkRate).toMatchObject({
+        unplannedFixes: 1,
+        rate: 0.2,
+      });
+      expect(summary.reworkRate.classification).toBeUndefined();
+      expect(summary.dataQuality).toEqual({
+        deployments: 5,
+        deploymentsWithChanges: 3,
+        incidents: 2,
+        incidentsLinkedToDeployment: 2,
+        unattributedEvents: 0,
+      });
+      expect(summary.trend.map(w => [w.weekStart, w.deployments])).toEqual([
+        ['2026-10-26', 0],
+        ['2026-11-02', 2],
+        ['2026-11-09', 2],
+        ['2026-11-16', 1],
+        ['2026-11-23', 0],
+      ]);
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
+    'gives empty figures and no level when nothing was deployed (%p)',
+    async databaseId => {
+      const store = await createStore(databaseId);
+      const summary = await figures(store);
+      expect(summary.deploymentFrequency).toMatchObject({
+        deployments: 0,
+        bucket: 'lower',
+      });
+      expect(summary.deploymentFrequency.classification).toBeUndefined();
+      expect(summary.leadTime.medianSeconds).toBeUndefined();
+      expect(summary.changeFailureRate.rate).toBeUndefined();
+      expect(summary.recoveryTime.medianSeconds).toBeUndefined();
+      expect(summary.trend).toHaveLength(5);
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
+    'stores a delivery seen twice once, and arrives at the same figures in any order (%p)',
+    async databaseId => {
+      const inOrder = await createStore(databaseId);
+      await inOrder.ingest(history);
+      await inOrder.ingest(history);
+      const expected = await figures(inOrder);
+      expect(expected.deploymentFrequency.deployments).toBe(5);
+
+      for (const order of [
+        (n: number) => [...Array(n).keys()].reverse(),
+        // incidents first, then changes, then deployments, each reversed, then everything again
+        (n: number) => [...[...Array(n).keys()].reverse(), ...Array(n).keys()],
+      ]) {
+        const shuffled = await createStore(databaseId);
+        for (const delivery of oneByOne(history, order)) {
+          await shuffled.ingest(delivery);
+        }
+        expect(await figures(shuffled)).toEqual(expected);
+      }
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
+    'counts a change shipped by two deployments once, by the first (%p)',
+    async databaseId => {
+      const store = await createStore(databaseId);
+      const sha = 'a'.repeat(40);
+      await store.ingest({
+        deployments: [
+          deployment('retry', '2026-11-06T12:00:00Z', {
+            commits: [{ sha, committedAt: at('2026-11-05T12:00:00Z') }],
+          }),
+          deployment('first', '2026-11-06T00:00:00Z', {
+            commits: [{ sha, committedAt: at('2026-11-05T12:00:00Z') }],
+          }),
+        ],
+      });
+      const summary = await figures(store);
+      expect(summary.leadTime).toMatchObject({
+        changes: 1,
+        medianSeconds: 12 * HOUR,
+      });
+      expect(summary.dataQuality.deploymentsWithChanges).toBe(1);
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
+    'drops and counts non-positive lead times (%p)',
+    async databaseId => {
+      const store = await createStore(databaseId);
+      await store.ingest({
+        deployments: [
+          deployment('skewed', '2026-11-06T00:00:00Z', {
+            // the commit's clock is ahead of the deployment's
+            commits: [{ sha: 'b'.repeat(40), committedAt: at('2026-11-06T01:00:00Z') }],
+          }),
+        ],
+      });
+      const summary = await figures(store);
+      expect(summary.leadTime).toMatchObject({ changes: 0, droppedNonPositive: 1 });
+      expect(summary.leadTime.medianSeconds).toBeUndefined();
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
+    'counts a deployment that caused two incidents as one failure, recovered when both are resolved (%p)',
+    async databaseId => {
+      const store = await createStore(databaseId);
+      await store.ingest({
+        deployments: [deployment('d', '2026-11-10T10:00:00Z')],
+        incidents: [
+          incident('a', '2026-11-10T11:00:00Z', '2026-11-10T12:00:00Z'),
+          incident('b', '2026-11-10T11:30:00Z', '2026-11-10T16:00:00Z'),
+        ],
+      });
+      const summary = await figures(store);
+      expect(summary.changeFailureRate).toMatchObject({ failed: 1, rate: 1 });
+      expect(summary.recoveryTime.medianSeconds).toBe(6 * HOUR);
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
+    'keeps the owner an event had when it arrived (%p)',
+    async databaseId => {
+      const store = await createStore(databaseId);
+      await store.ingest({
+        deployments: [
+          deployment('before', '2026-11-02T10:00:00Z'),
+          deployment('after', '2026-11-03T10:00:00Z', {
+            attribution: { ...checkout, ownerRef: 'group:default/platform' },
+          }),
+        ],
+      });
+      const payments = await store.summary(
+        { ownerRefs: ['group:default/payments'] },
+        november,
+      );
+      const platform = await store.summary(
+        { ownerRefs: ['group:default/platform'] },
+        november,
+      );
+      expect([payments.deployments, platform.deployments]).toEqual([1, 1]);
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
+    'keeps and counts events that match no entity (%p)',
+    async databaseId => {
+      const store = await createStore(databaseId);
+      const nobody = { key: 'github.com/project-slug=acme/unknown' };
+      await store.ingest({
+        deployments: [deployment('x', '2026-11-02T10:00:00Z', { attribution: nobody })],
+        incidents: [incident('y', '2026-11-02T11:00:00Z', undefined, { attribution: nobody })],
+      });
+      const summary = await figures(store);
+      expect(summary.dataQuality.unattributedEvents).toBe(2);
+      expect(summary.deploymentFrequency.deployments).toBe(1);
+      const listed = await store.listUnattributed();
+      expect(
+        listed.map(row => [row.kind, row.attribution_key, Number(row.events)]),
+      ).toEqual(
+        expect.arrayContaining([
+          ['deployment', nobody.key, 1],
+          ['incident', nobody.key, 1],
+        ]),
+      );
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
+    'counts days and weeks in the configured zone across the end of summer time (%p)',
+    async databaseId => {
+      // Europe/Berlin leaves summer time on 2026-10-25 at 01:00 UTC. 22:30 UTC on Oct 24 and on Oct 25
+      // are both on Sunday Oct 25 there (00:30 CEST, 23:30 CET); 23:30 UTC on Oct 25 is Monday Oct 26.
+      const window = {
+        from: at('2026-10-18T22:00:00Z'),
+        to: at('2026-11-01T23:00:00Z'),
+      };
+      const batch = {
+        deployments: [
+          deployment('sat', '2026-10-24T22:30:00Z'),
+          deployment('sun', '2026-10-25T22:30:00Z'),
+          deployment('mon', '2026-10-25T23:30:00Z'),
+        ],
+      };
+      const berlin = await createStore(databaseId, 'Europe/Berlin');
+      await berlin.ingest(batch);
+      const inBerlin = await berlin.summary({}, window);
+      expect(inBerlin.deployDaysPerWeek).toEqual([1, 1]);
+      const weeks = summarize({
+        raw: inBerlin,
+        scope: {},
+        window,
+        timeZone: 'Europe/Berlin',
+        benchmark: DORA_BENCHMARKS[0],
+      }).trend.map(w => [w.weekStart, w.deployments]);
+      expect(weeks).toEqual([
+        ['2026-10-19', 2],
+        ['2026-10-26', 1],
+      ]);
+
+      const utc = await createStore(databaseId, 'UTC');
+      await utc.ingest(batch);
+      // in UTC the three fall on Saturday the 24th and Sunday the 25th (twice)
+      const inUtc = await utc.summary({}, window);
+      expect(inUtc.weeks.map(w => w.deployments)).toEqual([0, 3, 0]);
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
+    'lets a person mark a deployment as failed, and as the fix of another (%p)',
+    async databaseId => {
+      const store = await createStore(databaseId);
+      await store.ingest({
+        deployments: [
+          deployment('good', '2026-11-02T10:00:00Z'),
+          deployment('fix', '2026-11-02T13:00:00Z'),
+        ],
+      });
+      const { rows } = await store.listDeployments({
+        filter: {},
+        window: november,
+        limit: 10,
+        offset: 0,
+      });
+      const id = (name: string) =>
+        Number(rows.find(r => r.external_id === name).id);
+
+      await store.markDeployment(id('fix'), { fixOf: id('good') }, 'user:default/ana');
+      let summary = await figures(store);
+      expect(summary.changeFailureRate.failed).toBe(1);
+      expect(summary.recoveryTime.medianSeconds).toBe(3 * HOUR);
+      expect(summary.reworkRate.unplannedFixes).toBe(1);
+
+      await store.markDeployment(id('fix'), { fixOf: null }, 'user:default/ana');
+      await store.markDeployment(id('good'), { failed: true }, 'user:default/ana');
+      summary = await figures(store);
+      expect(summary.changeFailureRate.failed).toBe(1);
+      expect(summary.recoveryTime).toMatchObject({ recovered: 0 });
+      expect(summary.reworkRate.unplannedFixes).toBe(0);
+    },
+  );
+});

@@ -1,0 +1,609 @@
+import {
+  DatabaseService,
+  resolvePackagePath,
+} from '@backstage/backend-plugin-api';
+import { NotFoundError } from '@backstage/errors';
+import { Knex } from 'knex';
+import { DateTime } from 'luxon';
+import {
+  ChangeRecord,
+  DeploymentRecord,
+  IncidentRecord,
+  IngestBatch,
+  changeKey,
+} from './records';
+import { chunks, EntityRange, relink } from './links';
+import { MetricQueries, ScopeFilter } from './metrics';
+
+export interface IngestResult {
+  deployments: number;
+  changes: number;
+  incidents: number;
+}
+
+export interface DeploymentMark {
+  /** True marks the deployment failed; false takes a person's mark back (other causes stay). */
+  failed?: boolean;
+  /** The deployment this one fixed; null takes it back. */
+  fixOf?: number | null;
+}
+
+/** The reads, as MetricQueries answers them. */
+type MetricReads = Pick<
+  MetricQueries,
+  | 'summary'
+  | 'listDeployments'
+  | 'getDeployment'
+  | 'listIncidents'
+  | 'listUnattributed'
+>;
+
+export interface DoraStore extends MetricReads {
+  /** Stores a batch idempotently: a delivery seen before changes nothing, whatever the order. */
+  ingest(batch: IngestBatch): Promise<IngestResult>;
+  markDeployment(
+    id: number,
+    mark: DeploymentMark,
+    actor: string,
+  ): Promise<void>;
+}
+
+/** One hour of a day in epoch milliseconds; the day is fixed in the configured zone. */
+const DAY_MS = 86_400_000;
+
+export class DatabaseDoraStore implements DoraStore {
+  static async create(options: {
+    database: DatabaseService;
+    timeZone: string;
+    skipMigrations?: boolean;
+  }): Promise<DatabaseDoraStore> {
+    const knex = await options.database.getClient();
+    if (!options.database.migrations?.skip && !options.skipMigrations) {
+      await knex.migrate.latest({
+        directory: resolvePackagePath(
+          '@internal/plugin-dora-backend',
+          'migrations',
+        ),
+        tableName: 'dora_knex_migrations',
+      });
+    }
+    const store = new DatabaseDoraStore(knex, options.timeZone);
+    await store.applyTimeZone();
+    return store;
+  }
+
+  private readonly metrics: MetricQueries;
+
+  private constructor(
+    private readonly knex: Knex,
+    private readonly timeZone: string,
+  ) {
+    this.metrics = new MetricQueries(knex, timeZone, localDay);
+  }
+
+  summary: MetricReads['summary'] = (filter, window) =>
+    this.metrics.summary(filter, window);
+  listDeployments: MetricReads['listDeployments'] = query =>
+    this.metrics.listDeployments(query);
+  getDeployment: MetricReads['getDeployment'] = id =>
+    this.metrics.getDeployment(id);
+  listIncidents: MetricReads['listIncidents'] = query =>
+    this.metrics.listIncidents(query);
+  listUnattributed: MetricReads['listUnattributed'] = () =>
+    this.metrics.listUnattributed();
+
+  async ingest(batch: IngestBatch): Promise<IngestResult> {
+    return this.knex.transaction(async tx => {
+      const ranges = new RangeCollector();
+      const deploymentIds = await this.upsertDeployments(
+        tx,
+        batch.deployments ?? [],
+        ranges,
+      );
+      const changeIds = await this.upsertChanges(
+        tx,
+        [
+          ...(batch.changes ?? []),
+          ...(batch.deployments ?? []).flatMap(namedChanges),
+        ],
+        ranges,
+      );
+      await this.linkNamedChanges(tx, batch.deployments ?? []);
+      const incidentIds = await this.upsertIncidents(
+        tx,
+        batch.incidents ?? [],
+        ranges,
+      );
+      await relink(tx, ranges.list(), {
+        deploymentIds,
+        changeIds,
+        incidentIds,
+      });
+      return {
+        deployments: deploymentIds.length,
+        changes: changeIds.length,
+        incidents: incidentIds.length,
+      };
+    });
+  }
+
+  async markDeployment(id: number, mark: DeploymentMark, actor: string) {
+    await this.knex.transaction(async tx => {
+      const deployment = await tx('dora_deployments').where({ id }).first();
+      if (!deployment) throw new NotFoundError(`no deployment ${id}`);
+      const update: Record<string, unknown> = {};
+      if (mark.failed !== undefined) update.marked_failed = mark.failed;
+      if (mark.fixOf !== undefined) {
+        if (mark.fixOf !== null) {
+          const fixed = await tx('dora_deployments')
+            .where({ id: mark.fixOf })
+            .first('id');
+          if (!fixed) throw new NotFoundError(`no deployment ${mark.fixOf}`);
+        }
+        update.fix_of = mark.fixOf;
+        update.fix_of_external_id = null;
+      }
+      await tx('dora_deployments').where({ id }).update(update);
+      await tx('dora_audit').insert({
+        deployment_id: id,
+        actor,
+        action: mark.failed !== undefined ? 'mark-failed' : 'mark-fix',
+        detail: JSON.stringify(mark),
+        at: Date.now(),
+      });
+      const affected = [id, deployment.fix_of, mark.fixOf]
+        .filter(value => value !== null && value !== undefined)
+        .map(Number);
+      await relink(tx, [], {
+        deploymentIds: affected,
+        changeIds: [],
+        incidentIds: [],
+      });
+    });
+  }
+
+  private async upsertDeployments(
+    tx: Knex.Transaction,
+    records: DeploymentRecord[],
+    ranges: RangeCollector,
+  ): Promise<number[]> {
+    // Of two deliveries of one deployment, the later status wins: an older one arriving late changes nothing.
+    const latest = new Map<string, DeploymentRecord>();
+    for (const record of records) {
+      const key = `${record.source}\u0000${record.externalId}`;
+      const seen = latest.get(key);
+      if (!seen || seen.finishedAt <= record.finishedAt) latest.set(key, record);
+    }
+    const ids: number[] = [];
+    for (const batch of chunks([...latest.values()], 200)) {
+      const existing = await selectByKeys(tx, 'dora_deployments', batch);
+      const rows = batch
+        .filter(record => {
+          const stored = existing.get(keyOf(record));
+          return !stored || Number(stored.finished_at) <= record.finishedAt;
+        })
+        .map(record => ({
+          source: record.source,
+          external_id: record.externalId,
+          ...attributionColumns(record),
+          environment: record.environment,
+          production: record.production,
+          succeeded: record.succeeded,
+          finished_at: record.finishedAt,
+          local_day: localDay(record.finishedAt, this.timeZone),
+          commit_sha: record.commitSha ?? null,
+          url: record.url ?? null,
+          rollback: record.rollback ?? false,
+          unplanned_fix: record.unplannedFix ?? false,
+          fix_of_external_id: record.fixOf ?? null,
+        }));
+      for (const record of batch) {
+        const stored = existing.get(keyOf(record));
+        if (stored?.entity_ref) {
+          ranges.add(stored.entity_ref, Number(stored.finished_at));
+        }
+        if (record.attribution.entityRef) {
+          ranges.add(record.attribution.entityRef, record.finishedAt);
+        }
+      }
+      if (rows.length > 0) {
+        await tx('dora_deployments')
+          .insert(rows)
+          .onConflict(['source', 'external_id'])
+          .merge();
+      }
+      ids.push(...(await selectIds(tx, 'dora_deployments', batch)));
+    }
+    return ids;
+  }
+
+  private async upsertChanges(
+    tx: Knex.Transaction,
+    records: (ChangeRecord & { explicit?: boolean })[],
+    ranges: RangeCollector,
+  ): Promise<number[]> {
+    // One row per commit, whichever sources sent it: times merge to the earliest known.
+    const merged = new Map<string, ChangeRow>();
+    for (const record of records) {
+      const key = changeKey(record);
+      merged.set(key, mergeChange(merged.get(key), toChangeRow(key, record)));
+    }
+    const ids: number[] = [];
+    for (const batch of chunks([...merged.values()], 200)) {
+      const keys = batch.map(row => row.change_key);
+      const existing = new Map<string, ChangeRow>(
+        (await tx('dora_changes').whereIn('change_key', keys)).map(row => [
+          row.change_key,
+          fromStoredChange(row),
+        ]),
+      );
+      const rows = batch.map(row => mergeChange(existing.get(row.change_key), row));
+      for (const row of rows) {
+        if (row.entity_ref) ranges.add(row.entity_ref, row.link_at);
+      }
+      await tx('dora_changes')
+        .insert(rows)
+        .onConflict('change_key')
+        .merge();
+      ids.push(
+        ...(await tx('dora_changes').whereIn('change_key', keys).pluck('id')).map(
+          Number,
+        ),
+      );
+    }
+    return ids;
+  }
+
+  /** The commits a deployment lists are the changes it shipped. */
+  private async linkNamedChanges(
+    tx: Knex.Transaction,
+    deployments: DeploymentRecord[],
+  ) {
+    const links = deployments.flatMap(deployment =>
+      (deployment.commits ?? []).map(commit => ({
+        deployment,
+        key: changeKey({ source: deployment.source, sha: commit.sha }),
+      })),
+    );
+    for (const batch of chunks(links, 200)) {
+      const deploymentIds = new Map(
+        (
+          await selectByKeys(
+            tx,
+            'dora_deployments',
+            batch.map(link => link.deployment),
+          )
+        ).entries(),
+      );
+      const changeIds = new Map<string, number>(
+        (
+          await tx('dora_changes')
+            .whereIn(
+              'change_key',
+              batch.map(link => link.key),
+            )
+            .select('id', 'change_key')
+        ).map(row => [row.change_key, Number(row.id)]),
+      );
+      const rows = batch.flatMap(link => {
+        const deployment = deploymentIds.get(keyOf(link.deployment));
+        const change = changeIds.get(link.key);
+        return deployment && change !== undefined
+          ? [{ deployment_id: Number(deployment.id), change_id: change }]
+          : [];
+      });
+      if (rows.length > 0) {
+        await tx('dora_deployment_changes')
+          .insert(rows)
+          .onConflict(['deployment_id', 'change_id'])
+          .ignore();
+      }
+    }
+  }
+
+  private async upsertIncidents(
+    tx: Knex.Transaction,
+    records: IncidentRecord[],
+    ranges: RangeCollector,
+  ): Promise<number[]> {
+    const merged = new Map<string, IncidentRow>();
+    for (const record of records) {
+      const row = toIncidentRow(record);
+      merged.set(keyOf(record), mergeIncident(merged.get(keyOf(record)), row));
+    }
+    const ids: number[] = [];
+    for (const batch of chunks([...merged.values()], 200)) {
+      const keyed = batch.map(row => ({
+        source: row.source,
+        externalId: row.external_id,
+      }));
+      const existing = await selectByKeys(tx, 'dora_incidents', keyed);
+      const rows = batch.map(row => {
+        const stored = existing.get(`${row.source}\u0000${row.external_id}`);
+        return mergeIncident(stored && fromStoredIncident(stored), row);
+      });
+      for (const row of rows) {
+        if (row.entity_ref) ranges.add(row.entity_ref, row.detected_at);
+      }
+      await tx('dora_incidents')
+        .insert(rows)
+        .onConflict(['source', 'external_id'])
+        .merge();
+      ids.push(...(await selectIds(tx, 'dora_incidents', keyed)));
+    }
+    return ids;
+  }
+
+  /** `local_day` follows the configured zone: when it changed, every stored day is computed again. */
+  private async applyTimeZone() {
+    const stored = await this.knex('dora_settings')
+      .where({ key: 'time_zone' })
+      .first('value');
+    if (stored?.value === this.timeZone) return;
+    await this.knex.transaction(async tx => {
+      let after = 0;
+      for (;;) {
+        const rows = await tx('dora_deployments')
+          .where('id', '>', after)
+          .orderBy('id')
+          .limit(1000)
+          .select('id', 'finished_at');
+        if (rows.length === 0) break;
+        for (const row of rows) {
+          await tx('dora_deployments')
+            .where({ id: row.id })
+            .update({
+              local_day: localDay(Number(row.finished_at), this.timeZone),
+            });
+        }
+        after = Number(rows[rows.length - 1].id);
+      }
+      await tx('dora_settings')
+        .insert({ key: 'time_zone', value: this.timeZone })
+        .onConflict('key')
+        .merge();
+    });
+  }
+}
+
+/** Days since 1970-01-01 of the calendar day `ms` falls on in `zone`. */
+export function localDay(ms: number, zone: string): number {
+  const local = DateTime.fromMillis(ms, { zone });
+  return Math.round(Date.UTC(local.year, local.month - 1, local.day) / DAY_MS);
+}
+
+/** The earliest and latest time a batch touched, per entity. */
+class RangeCollector {
+  private readonly ranges = new Map<string, EntityRange>();
+
+  add(entityRef: string, at: number) {
+    const range = this.ranges.get(entityRef);
+    if (!range) this.ranges.set(entityRef, { entityRef, from: at, to: at });
+    else {
+      range.from = Math.min(range.from, at);
+      range.to = Math.max(range.to, at);
+    }
+  }
+
+  list() {
+    return [...this.ranges.values()];
+  }
+}
+
+interface Keyed {
+  source: string;
+  externalId: string;
+}
+
+const keyOf = (record: Keyed) => `${record.source}\u0000${record.externalId}`;
+
+async function selectByKeys(
+  tx: Knex.Transaction,
+  table: string,
+  records: Keyed[],
+): Promise<Map<string, any>> {
+  if (records.length === 0) return new Map();
+  const rows = await tx(table).where(q => {
+    for (const record of records) {
+      q.orWhere({ source: record.source, external_id: record.externalId });
+    }
+  });
+  return new Map(
+    rows.map(row => [`${row.source}\u0000${row.external_id}`, row]),
+  );
+}
+
+async function selectIds(
+  tx: Knex.Transaction,
+  table: string,
+  records: Keyed[],
+): Promise<number[]> {
+  return [...(await selectByKeys(tx, table, records)).values()].map(row =>
+    Number(row.id),
+  );
+}
+
+function attributionColumns(record: {
+  attribution: DeploymentRecord['attribution'];
+  demo?: boolean;
+}) {
+  return {
+    entity_ref: record.attribution.entityRef ?? null,
+    owner_ref: record.attribution.ownerRef ?? null,
+    system_ref: record.attribution.systemRef ?? null,
+    attribution_key: record.attribution.key,
+    demo: record.demo ?? false,
+  };
+}
+
+function namedChanges(
+  deployment: DeploymentRecord,
+): (ChangeRecord & { explicit: boolean })[] {
+  return (deployment.commits ?? []).map(commit => ({
+    source: deployment.source,
+    sha: commit.sha,
+    attribution: deployment.attribution,
+    firstCommitAt: commit.committedAt,
+    demo: deployment.demo,
+    explicit: true,
+  }));
+}
+
+interface ChangeRow {
+  source: string;
+  change_key: string;
+  entity_ref: string | null;
+  owner_ref: string | null;
+  system_ref: string | null;
+  attribution_key: string;
+  demo: boolean;
+  sha: string | null;
+  first_commit_at: number | null;
+  merged_at: number | null;
+  link_at: number;
+  explicit: boolean;
+}
+
+function toChangeRow(
+  key: string,
+  record: ChangeRecord & { explicit?: boolean },
+): ChangeRow {
+  const linkAt = record.mergedAt ?? record.firstCommitAt;
+  if (linkAt === undefined) {
+    throw new Error(`change ${key} has neither a commit nor a merge time`);
+  }
+  return {
+    source: record.source,
+    change_key: key,
+    ...attributionColumns(record),
+    sha: record.sha?.toLowerCase() ?? null,
+    first_commit_at: record.firstCommitAt ?? null,
+    merged_at: record.mergedAt ?? null,
+    link_at: linkAt,
+    explicit: record.explicit ?? false,
+  };
+}
+
+function fromStoredChange(row: any): ChangeRow {
+  const num = (value: unknown) => (value === null ? null : Number(value));
+  return {
+    source: row.source,
+    change_key: row.change_key,
+    entity_ref: row.entity_ref,
+    owner_ref: row.owner_ref,
+    system_ref: row.system_ref,
+    attribution_key: row.attribution_key,
+    demo: Boolean(row.demo),
+    sha: row.sha,
+    first_commit_at: num(row.first_commit_at),
+    merged_at: num(row.merged_at),
+    link_at: Number(row.link_at),
+    explicit: Boolean(row.explicit),
+  };
+}
+
+const earliest = (a: number | null, b: number | null) =>
+  a === null ? b : b === null ? a : Math.min(a, b);
+
+/** The first source and attribution stay; times become the earliest either knew. */
+function mergeChange(stored: ChangeRow | undefined, next: ChangeRow): ChangeRow {
+  if (!stored) return next;
+  const firstCommitAt = earliest(stored.first_commit_at, next.first_commit_at);
+  const mergedAt = earliest(stored.merged_at, next.merged_at);
+  const attributed = stored.entity_ref ? stored : next;
+  return {
+    ...stored,
+    entity_ref: attributed.entity_ref,
+    owner_ref: attributed.owner_ref,
+    system_ref: attributed.system_ref,
+    attribution_key: attributed.attribution_key,
+    sha: stored.sha ?? next.sha,
+    first_commit_at: firstCommitAt,
+    merged_at: mergedAt,
+    link_at: (mergedAt ?? firstCommitAt) as number,
+    explicit: stored.explicit || next.explicit,
+  };
+}
+
+interface IncidentRow {
+  source: string;
+  external_id: string;
+  entity_ref: string | null;
+  owner_ref: string | null;
+  system_ref: string | null;
+  attribution_key: string;
+  demo: boolean;
+  title: string | null;
+  url: string | null;
+  detected_at: number;
+  resolved_at: number | null;
+  deployment_source: string | null;
+  deployment_external_id: string | null;
+}
+
+function toIncidentRow(record: IncidentRecord): IncidentRow {
+  const detectedAt = record.detectedAt ?? record.resolvedAt;
+  if (detectedAt === undefined) {
+    throw new Error(`incident ${record.externalId} has no time`);
+  }
+  return {
+    source: record.source,
+    external_id: record.externalId,
+    ...attributionColumns(record),
+    title: record.title ?? null,
+    url: record.url ?? null,
+    detected_at: detectedAt,
+    resolved_at: record.resolvedAt ?? null,
+    deployment_source: record.cause?.source ?? null,
+    deployment_external_id: record.cause?.externalId ?? null,
+  };
+}
+
+function fromStoredIncident(row: any): IncidentRow {
+  return {
+    source: row.source,
+    external_id: row.external_id,
+    entity_ref: row.entity_ref,
+    owner_ref: row.owner_ref,
+    system_ref: row.system_ref,
+    attribution_key: row.attribution_key,
+    demo: Boolean(row.demo),
+    title: row.title,
+    url: row.url,
+    detected_at: Number(row.detected_at),
+    resolved_at: row.resolved_at === null ? null : Number(row.resolved_at),
+    deployment_source: row.deployment_source,
+    deployment_external_id: row.deployment_external_id,
+  };
+}
+
+/** Detection is the earliest time heard, resolution the latest; other fields keep what was first known. */
+function mergeIncident(
+  stored: IncidentRow | undefined,
+  next: IncidentRow,
+): IncidentRow {
+  if (!stored) return next;
+  const attributed = stored.entity_ref ? stored : next;
+  const resolvedAt =
+    stored.resolved_at === null
+      ? next.resolved_at
+      : next.resolved_at === null
+      ? stored.resolved_at
+      : Math.max(stored.resolved_at, next.resolved_at);
+  return {
+    ...stored,
+    entity_ref: attributed.entity_ref,
+    owner_ref: attributed.owner_ref,
+    system_ref: attributed.system_ref,
+    attribution_key: attributed.attribution_key,
+    title: stored.title ?? next.title,
+    url: stored.url ?? next.url,
+    detected_at: Math.min(stored.detected_at, next.detected_at),
+    resolved_at: resolvedAt,
+    deployment_source: stored.deployment_source ?? next.deployment_source,
+    deployment_external_id:
+      stored.deployment_external_id ?? next.deployment_external_id,
+  };
+}
+
+export type { ScopeFilter };

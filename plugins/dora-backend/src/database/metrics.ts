@@ -1,0 +1,416 @@
+import { Knex } from 'knex';
+
+/** Which rows a figure covers; every field set narrows it, none is the organisation. */
+export interface ScopeFilter {
+  entityRefs?: string[];
+  systemRef?: string;
+  /** A group and its child groups. */
+  ownerRefs?: string[];
+}
+
+/** Epoch milliseconds; `to` is exclusive. */
+export interface TimeWindow {
+  from: number;
+  to: number;
+}
+
+export interface Percentiles {
+  count: number;
+  p50?: number;
+  p90?: number;
+}
+
+export interface WeekFigures {
+  /** Monday-based week number: (local day + 3) / 7. */
+  week: number;
+  deployments: number;
+  failed: number;
+  unplannedFixes: number;
+  leadTime: Percentiles;
+  recovery: Percentiles;
+}
+
+/** The counts and percentiles a summary is made of, in seconds; classification happens elsewhere. */
+export interface RawSummary {
+  deployments: number;
+  failed: number;
+  recovered: number;
+  unplannedFixes: number;
+  deploymentsWithChanges: number;
+  /** Distinct deployment days in each 7-day period back from the window's end, oldest first. */
+  deployDaysPerWeek: number[];
+  /** Likewise per 30-day period. */
+  deployDaysPerMonth: number[];
+  leadTime: Percentiles;
+  mergeToDeploy: Percentiles;
+  droppedNonPositive: number;
+  recovery: Percentiles;
+  incidents: number;
+  incidentsLinked: number;
+  unattributedEvents: number;
+  includesDemoData: boolean;
+  weeks: WeekFigures[];
+}
+
+export interface ListQuery {
+  filter: ScopeFilter;
+  window: TimeWindow;
+  failedOnly?: boolean;
+  limit: number;
+  offset: number;
+}
+
+const UNPLANNED =
+  '(d.unplanned_fix OR d.rollback OR d.fix_of IS NOT NULL OR d.fix_of_external_id IS NOT NULL)';
+const SHIPPED = 'd.production AND d.succeeded';
+
+/** The SQL of the figures: aggregates next to the indexes chosen for them, on PostgreSQL and SQLite. */
+export class MetricQueries {
+  constructor(
+    private readonly knex: Knex,
+    private readonly timeZone: string,
+    private readonly localDay: (ms: number, zone: string) => number,
+  ) {}
+
+  private get isPostgres() {
+    return this.knex.client.config.client === 'pg';
+  }
+
+  async summary(filter: ScopeFilter, window: TimeWindow): Promise<RawSummary> {
+    const deployments = () =>
+      scoped(this.knex('dora_deployments as d'), filter, 'd')
+        .whereRaw(SHIPPED)
+        .where('d.finished_at', '>=', window.from)
+        .where('d.finished_at', '<', window.to);
+    const changes = () =>
+      scoped(this.knex('dora_changes as c'), filter, 'c')
+        .whereNotNull('c.deployed_at')
+        .where('c.deployed_at', '>=', window.from)
+        .where('c.deployed_at', '<', window.to);
+
+    const [totals] = await deployments().select(
+      this.knex.raw('COUNT(*) AS deployments'),
+      this.knex.raw('SUM(CASE WHEN d.failed THEN 1 ELSE 0 END) AS failed'),
+      this.knex.raw(
+        'SUM(CASE WHEN d.failed AND d.recovered_at IS NOT NULL THEN 1 ELSE 0 END) AS recovered',
+      ),
+      this.knex.raw(`SUM(CASE WHEN ${UNPLANNED} THEN 1 ELSE 0 END) AS unplanned`),
+      this.knex.raw(
+        'SUM(CASE WHEN EXISTS (SELECT 1 FROM dora_changes x WHERE x.deployment_id = d.id) THEN 1 ELSE 0 END) AS with_changes',
+      ),
+      this.knex.raw('MAX(CASE WHEN d.demo THEN 1 ELSE 0 END) AS demo'),
+    );
+
+    const lastDay = this.localDay(window.to - 1, this.timeZone);
+    const days = Math.max(1, Math.round((window.to - window.from) / 86_400_000));
+    const perPeriod = async (length: number) => {
+      const periods = Math.max(1, Math.floor(days / length));
+      // Integers written into the SQL, not bound: a bound number is a float to SQLite, and PostgreSQL
+      // cannot tell that two bound expressions are the same GROUP BY.
+      const period = `(${Math.trunc(lastDay)} - d.local_day) / ${Math.trunc(length)}`;
+      const rows = await deployments()
+        .where('d.local_day', '>', lastDay - periods * length)
+        .select(
+          this.knex.raw(`${period} AS period`),
+          this.knex.raw('COUNT(DISTINCT d.local_day) AS days'),
+        )
+        .groupByRaw(period);
+      const counts = new Array<number>(periods).fill(0);
+      for (const row of rows) counts[periods - 1 - Number(row.period)] = Number(row.days);
+      return counts;
+    };
+
+    const [leadCounts] = await changes()
+      .whereNotNull('c.first_commit_at')
+      .select(
+        this.knex.raw(
+          'SUM(CASE WHEN c.deployed_at - c.first_commit_at <= 0 THEN 1 ELSE 0 END) AS dropped',
+        ),
+      );
+    const leadTime = await this.percentiles(
+      changes()
+        .whereNotNull('c.first_commit_at')
+        .whereRaw('c.deployed_at > c.first_commit_at')
+        .select(
+          this.knex.raw('0 AS g'),
+          this.knex.raw('c.deployed_at - c.first_commit_at AS v'),
+        ),
+    );
+    const mergeToDeploy = await this.percentiles(
+      changes()
+        .whereNotNull('c.merged_at')
+        .whereRaw('c.deployed_at > c.merged_at')
+        .select(
+          this.knex.raw('0 AS g'),
+          this.knex.raw('c.deployed_at - c.merged_at AS v'),
+        ),
+    );
+    const recovery = await this.percentiles(
+      deployments()
+        .whereRaw('d.failed')
+        .whereNotNull('d.recovered_at')
+        .select(
+          this.knex.raw('0 AS g'),
+          this.knex.raw('d.recovered_at - d.finished_at AS v'),
+        ),
+    );
+
+    const [incidents] = await scoped(this.knex('dora_incidents as i'), filter, 'i')
+      .where('i.detected_at', '>=', window.from)
+      .where('i.detected_at', '<', window.to)
+      .select(
+        this.knex.raw('COUNT(*) AS incidents'),
+        this.knex.raw('COUNT(i.deployment_id) AS linked'),
+      );
+
+    return {
+      deployments: Number(totals.deployments),
+      failed: Number(totals.failed ?? 0),
+      recovered: Number(totals.recovered ?? 0),
+      unplannedFixes: Number(totals.unplanned ?? 0),
+      deploymentsWithChanges: Number(totals.with_changes ?? 0),
+      deployDaysPerWeek: await perPeriod(7),
+      deployDaysPerMonth: await perPeriod(30),
+      leadTime: toSeconds(leadTime.get(0)),
+      mergeToDeploy: toSeconds(mergeToDeploy.get(0)),
+      droppedNonPositive: Number(leadCounts?.dropped ?? 0),
+      recovery: toSeconds(recovery.get(0)),
+      incidents: Number(incidents.incidents),
+      incidentsLinked: Number(incidents.linked),
+      unattributedEvents: await this.unattributedCount(window),
+      includesDemoData: Number(totals.demo ?? 0) > 0,
+      weeks: await this.weeks(filter, window),
+    };
+  }
+
+  /** Monday-based weeks of the window in the configured zone, oldest first. */
+  private async weeks(
+    filter: ScopeFilter,
+    window: TimeWindow,
+  ): Promise<WeekFigures[]> {
+    const week = (day: number) => Math.floor((day + 3) / 7);
+    const first = week(this.localDay(window.from, this.timeZone));
+    const last = week(this.localDay(window.to - 1, this.timeZone));
+    const deployments = () =>
+      scoped(this.knex('dora_deployments as d'), filter, 'd')
+        .whereRaw(SHIPPED)
+        .where('d.finished_at', '>=', window.from)
+        .where('d.finished_at', '<', window.to);
+    const counts: Record<string, unknown>[] = await deployments()
+      .select(
+        this.knex.raw('(d.local_day + 3) / 7 AS week'),
+        this.knex.raw('COUNT(*) AS deployments'),
+        this.knex.raw('SUM(CASE WHEN d.failed THEN 1 ELSE 0 END) AS failed'),
+        this.knex.raw(`SUM(CASE WHEN ${UNPLANNED} THEN 1 ELSE 0 END) AS unplanned`),
+      )
+      .groupByRaw('(d.local_day + 3) / 7');
+    const leadTimes = await this.percentiles(
+      scoped(this.knex('dora_changes as c'), filter, 'c')
+        .join('dora_deployments as d', 'd.id', 'c.deployment_id')
+        .where('c.deployed_at', '>=', window.from)
+        .where('c.deployed_at', '<', window.to)
+        .whereNotNull('c.first_commit_at')
+        .whereRaw('c.deployed_at > c.first_commit_at')
+        .select(
+          this.knex.raw('(d.local_day + 3) / 7 AS g'),
+          this.knex.raw('c.deployed_at - c.first_commit_at AS v'),
+        ),
+    );
+    const recoveries = await this.percentiles(
+      deployments()
+        .whereRaw('d.failed')
+        .whereNotNull('d.recovered_at')
+        .select(
+          this.knex.raw('(d.local_day + 3) / 7 AS g'),
+          this.knex.raw('d.recovered_at - d.finished_at AS v'),
+        ),
+    );
+    const byWeek = new Map(counts.map(row => [Number(row.week), row]));
+    const result: WeekFigures[] = [];
+    for (let w = first; w <= last; w++) {
+      const row = byWeek.get(w);
+      result.push({
+        week: w,
+        deployments: Number(row?.deployments ?? 0),
+        failed: Number(row?.failed ?? 0),
+        unplannedFixes: Number(row?.unplanned ?? 0),
+        leadTime: toSeconds(leadTimes.get(w)),
+        recovery: toSeconds(recoveries.get(w)),
+      });
+    }
+    return result;
+  }
+
+  private async unattributedCount(window: TimeWindow): Promise<number> {
+    const count = async (table: string, column: string) => {
+      const [row] = await this.knex(table)
+        .whereNull('entity_ref')
+        .where(column, '>=', window.from)
+        .where(column, '<', window.to)
+        .count({ n: '*' });
+      return Number(row.n);
+    };
+    return (
+      (await count('dora_deployments', 'finished_at')) +
+      (await count('dora_changes', 'link_at')) +
+      (await count('dora_incidents', 'detected_at'))
+    );
+  }
+
+  /**
+   * The median and 90th percentile of `v` per group `g`, interpolated like PostgreSQL's percentile_cont.
+   * PostgreSQL computes them itself; on SQLite a window function picks the rows either side of each rank.
+   */
+  private async percentiles(
+    values: Knex.QueryBuilder,
+  ): Promise<Map<number, Percentiles>> {
+    const result = new Map<number, Percentiles>();
+    if (this.isPostgres) {
+      const rows = await this.knex
+        .from(values.as('s'))
+        .select(
+          's.g',
+          this.knex.raw('COUNT(*) AS n'),
+          this.knex.raw('percentile_cont(0.5) WITHIN GROUP (ORDER BY s.v) AS p50'),
+          this.knex.raw('percentile_cont(0.9) WITHIN GROUP (ORDER BY s.v) AS p90'),
+        )
+        .groupBy('s.g');
+      for (const row of rows) {
+        result.set(Number(row.g), {
+          count: Number(row.n),
+          p50: Number(row.p50),
+          p90: Number(row.p90),
+        });
+      }
+      return result;
+    }
+    const ranked = this.knex
+      .from(values.as('s'))
+      .select(
+        's.g',
+        's.v',
+        this.knex.raw('ROW_NUMBER() OVER (PARTITION BY s.g ORDER BY s.v) - 1 AS i'),
+        this.knex.raw('COUNT(*) OVER (PARTITION BY s.g) AS n'),
+      );
+    const rank = (p: number) => `CAST(${p} * (r.n - 1) AS INTEGER)`;
+    const rows = await this.knex
+      .from(ranked.as('r'))
+      .whereRaw(
+        `r.i IN (${rank(0.5)}, ${rank(0.5)} + 1, ${rank(0.9)}, ${rank(0.9)} + 1)`,
+      )
+      .select('r.g', 'r.v', 'r.i', 'r.n');
+    const groups = new Map<number, { n: number; at: Map<number, number> }>();
+    for (const row of rows) {
+      const g = Number(row.g);
+      const group = groups.get(g) ?? { n: Number(row.n), at: new Map() };
+      group.at.set(Number(row.i), Number(row.v));
+      groups.set(g, group);
+    }
+    for (const [g, { n, at }] of groups) {
+      const interpolate = (p: number) => {
+        const position = p * (n - 1);
+        const lower = Math.floor(position);
+        const low = at.get(lower) as number;
+        const high = at.get(lower + 1) ?? low;
+        return low + (position - lower) * (high - low);
+      };
+      result.set(g, { count: n, p50: interpolate(0.5), p90: interpolate(0.9) });
+    }
+    return result;
+  }
+
+  async listDeployments(query: ListQuery) {
+    const base = scoped(this.knex('dora_deployments as d'), query.filter, 'd')
+      .where('d.finished_at', '>=', query.window.from)
+      .where('d.finished_at', '<', query.window.to)
+      .modify(q => {
+        if (query.failedOnly) q.whereRaw('d.failed');
+      });
+    const [{ n }] = await base.clone().count({ n: '*' });
+    const rows = await this.withDeploymentDetails(base.clone())
+      .orderBy('d.finished_at', 'desc')
+      .orderBy('d.id', 'desc')
+      .limit(query.limit)
+      .offset(query.offset);
+    return { rows, totalCount: Number(n) };
+  }
+
+  async getDeployment(id: number) {
+    return this.withDeploymentDetails(
+      this.knex('dora_deployments as d').where('d.id', id),
+    ).first();
+  }
+
+  /** A deployment with how many changes it shipped and why it failed. */
+  private withDeploymentDetails(query: Knex.QueryBuilder) {
+    return query.select(
+      'd.*',
+      this.knex.raw(
+        '(SELECT COUNT(*) FROM dora_changes c WHERE c.deployment_id = d.id) AS changes',
+      ),
+      this.knex.raw(
+        "(SELECT MIN('incident') FROM dora_incidents i WHERE i.deployment_id = d.id) AS incident_cause",
+      ),
+      this.knex.raw(
+        "(SELECT MIN(CASE WHEN f.rollback THEN 'rollback' ELSE 'fix' END) FROM dora_deployments f WHERE (f.fix_of = d.id OR f.rollback_of = d.id) AND f.succeeded) AS restore_cause",
+      ),
+    );
+  }
+
+  async listIncidents(query: ListQuery) {
+    const base = scoped(this.knex('dora_incidents as i'), query.filter, 'i')
+      .where('i.detected_at', '>=', query.window.from)
+      .where('i.detected_at', '<', query.window.to);
+    const [{ n }] = await base.clone().count({ n: '*' });
+    const rows = await base
+      .clone()
+      .select('i.*')
+      .orderBy('i.detected_at', 'desc')
+      .orderBy('i.id', 'desc')
+      .limit(query.limit)
+      .offset(query.offset);
+    return { rows, totalCount: Number(n) };
+  }
+
+  /** What unattributed events named, most frequent first, so that people can fix their annotations. */
+  async listUnattributed() {
+    const part = (kind: string, table: string, column: string) =>
+      `SELECT '${kind}' AS kind, source, attribution_key, COUNT(*) AS events, MAX(${column}) AS last_seen_at
+       FROM ${table} WHERE entity_ref IS NULL GROUP BY source, attribution_key`;
+    const result = await this.knex.raw(
+      `SELECT * FROM (
+         ${part('deployment', 'dora_deployments', 'finished_at')}
+         UNION ALL ${part('change', 'dora_changes', 'link_at')}
+         UNION ALL ${part('incident', 'dora_incidents', 'detected_at')}
+       ) u ORDER BY events DESC, attribution_key LIMIT 200`,
+    );
+    // knex.raw answers with the driver's own shape: rows on PostgreSQL, an array on SQLite.
+    return (Array.isArray(result) ? result : result.rows) as {
+      kind: 'deployment' | 'change' | 'incident';
+      source: string;
+      attribution_key: string;
+      events: number | string;
+      last_seen_at: number | string;
+    }[];
+  }
+}
+
+function scoped(
+  query: Knex.QueryBuilder,
+  filter: ScopeFilter,
+  alias: string,
+): Knex.QueryBuilder {
+  if (filter.entityRefs) query.whereIn(`${alias}.entity_ref`, filter.entityRefs);
+  if (filter.systemRef) query.where(`${alias}.system_ref`, filter.systemRef);
+  if (filter.ownerRefs) query.whereIn(`${alias}.owner_ref`, filter.ownerRefs);
+  return query;
+}
+
+const toSeconds = (p?: Percentiles): Percentiles =>
+  p
+    ? {
+        count: p.count,
+        p50: p.p50 === undefined ? undefined : p.p50 / 1000,
+        p90: p.p90 === undefined ? undefined : p.p90 / 1000,
+      }
+    : { count: 0 };

@@ -1,0 +1,74 @@
+import {
+  coreServices,
+  createBackendPlugin,
+} from '@backstage/backend-plugin-api';
+import { catalogServiceRef } from '@backstage/plugin-catalog-node';
+import { eventsServiceRef } from '@backstage/plugin-events-node';
+import { doraPermissions } from '@internal/plugin-dora-common';
+import { DatabaseDoraStore } from './database/DatabaseDoraStore';
+import { CatalogAttributor } from './service/attribution';
+import { readDoraSettings, readSourceSettings } from './service/config';
+import { DoraIngestor } from './service/DoraIngestor';
+import { DoraService } from './service/DoraService';
+import { createRouter } from './service/router';
+import { resolveScope } from './service/scopes';
+import { subscribeToWebhooks } from './service/subscriber';
+
+export const doraPlugin = createBackendPlugin({
+  pluginId: 'dora',
+  register(env) {
+    env.registerInit({
+      deps: {
+        config: coreServices.rootConfig,
+        database: coreServices.database,
+        logger: coreServices.logger,
+        auth: coreServices.auth,
+        httpAuth: coreServices.httpAuth,
+        httpRouter: coreServices.httpRouter,
+        permissions: coreServices.permissions,
+        permissionsRegistry: coreServices.permissionsRegistry,
+        auditor: coreServices.auditor,
+        catalog: catalogServiceRef,
+        events: eventsServiceRef,
+      },
+      async init(deps) {
+        const { config, auth, catalog, logger } = deps;
+        const settings = readDoraSettings(config);
+        const sources = readSourceSettings(config);
+        const store = await DatabaseDoraStore.create({
+          database: deps.database,
+          timeZone: settings.timeZone,
+        });
+        const attributor = new CatalogAttributor(catalog, auth);
+        const ingestor = new DoraIngestor(
+          store,
+          subject => attributor.attribute(subject),
+          logger,
+        );
+        deps.permissionsRegistry.addPermissions(doraPermissions);
+        await subscribeToWebhooks({
+          events: deps.events,
+          ingestor,
+          settings: sources,
+          logger,
+        });
+        deps.httpRouter.use(
+          createRouter({
+            httpAuth: deps.httpAuth,
+            permissions: deps.permissions,
+            auditor: deps.auditor,
+            ingestor,
+            settings: sources,
+            service: new DoraService({
+              store,
+              resolveScope: scope => resolveScope(scope, catalog, auth),
+              benchmarks: settings.benchmarks,
+              defaultBenchmark: settings.defaultBenchmark,
+              timeZone: settings.timeZone,
+            }),
+          }),
+        );
+      },
+    });
+  },
+});

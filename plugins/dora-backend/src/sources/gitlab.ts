@@ -1,0 +1,117 @@
+import { z } from 'zod';
+import {
+  NormalizedEvent,
+  SourceSettings,
+  Subject,
+  isProduction,
+  parseOrExplain,
+  timestamp,
+} from './types';
+
+const SOURCE = 'gitlab';
+
+const project = z.object({
+  path_with_namespace: z.string().min(1),
+  default_branch: z.string().nullish(),
+});
+
+const subjectOf = (p: z.infer<typeof project>): Subject => ({
+  annotation: 'gitlab.com/project-slug',
+  value: p.path_with_namespace,
+});
+
+const deploymentEvent = z.object({
+  object_kind: z.literal('deployment'),
+  status: z.string(),
+  status_changed_at: timestamp,
+  deployment_id: z.number(),
+  environment: z.string(),
+  environment_tier: z.string().nullish(),
+  deployable_url: z.string().nullish(),
+  commit_url: z.string().nullish(),
+  short_sha: z.string().nullish(),
+  project,
+});
+
+const mergeRequestEvent = z.object({
+  object_kind: z.literal('merge_request'),
+  object_attributes: z.object({
+    iid: z.number(),
+    action: z.string().nullish(),
+    state: z.string(),
+    target_branch: z.string(),
+    created_at: timestamp,
+    updated_at: timestamp,
+    merged_at: timestamp.nullish(),
+    merge_commit_sha: z.string().nullish(),
+  }),
+  project,
+});
+
+/** The full commit id, which GitLab's deployment hook gives only inside `commit_url`. */
+const commitOf = (event: z.infer<typeof deploymentEvent>) =>
+  event.commit_url?.match(/\/commit\/([0-9a-f]{40})\b/)?.[1] ??
+  event.short_sha ??
+  undefined;
+
+/** GitLab's `object_kind`s that DORA reads. */
+export const GITLAB_EVENTS = ['deployment', 'merge_request'] as const;
+
+/**
+ * One GitLab webhook delivery in Portico's terms; empty when it says nothing about delivery (a running
+ * deployment, a merge request that was not merged). Throws a `PayloadError` naming the field when a
+ * payload of a kind DORA reads is malformed.
+ */
+export function normalizeGitlab(
+  payload: unknown,
+  settings: SourceSettings,
+): NormalizedEvent[] {
+  const kind = (payload as { object_kind?: unknown } | null)?.object_kind;
+  if (kind === 'deployment') {
+    const event = parseOrExplain(deploymentEvent, payload, 'deployment');
+    if (!['success', 'failed'].includes(event.status)) return [];
+    return [
+      {
+        kind: 'deployment',
+        record: {
+          source: SOURCE,
+          externalId: String(event.deployment_id),
+          subject: subjectOf(event.project),
+          environment: event.environment,
+          production: event.environment_tier
+            ? event.environment_tier === 'production'
+            : isProduction(settings, event.environment),
+          succeeded: event.status === 'success',
+          finishedAt: event.status_changed_at,
+          commitSha: commitOf(event),
+          url: event.deployable_url ?? undefined,
+        },
+      },
+    ];
+  }
+  if (kind === 'merge_request') {
+    const event = parseOrExplain(mergeRequestEvent, payload, 'merge_request');
+    const mr = event.object_attributes;
+    const toDefault =
+      !event.project.default_branch ||
+      mr.target_branch === event.project.default_branch;
+    if (mr.action !== 'merge' || mr.state !== 'merged' || !toDefault) {
+      return [];
+    }
+    return [
+      {
+        kind: 'change',
+        record: {
+          source: SOURCE,
+          sha: mr.merge_commit_sha ?? undefined,
+          externalId: `${event.project.path_with_namespace}!${mr.iid}`,
+          subject: subjectOf(event.project),
+          // The hook carries no first-commit time: the merge request's opening stands in for it.
+          firstCommitAt: mr.created_at,
+          mergedAt: mr.merged_at ?? mr.updated_at,
+        },
+      },
+    ];
+  }
+  return [];
+}
