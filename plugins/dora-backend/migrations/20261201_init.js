@@ -17,7 +17,9 @@ exports.up = async function up(knex) {
     table
       .string('owner_ref')
       .nullable()
-      .comment("The entity's owner when the event arrived: history is not rewritten");
+      .comment(
+        "The entity's owner when the event arrived: history is not rewritten",
+      );
     table.string('system_ref').nullable().comment("The entity's system then");
     table
       .string('attribution_key', 512)
@@ -27,7 +29,9 @@ exports.up = async function up(knex) {
   };
 
   await knex.schema.createTable('dora_deployments', table => {
-    table.comment('Deployments, one row per deployment however often it was delivered');
+    table.comment(
+      'Deployments, one row per deployment however often it was delivered',
+    );
     table.bigIncrements('id');
     table.string('source', 32).notNullable();
     table.string('external_id', 512).notNullable();
@@ -43,16 +47,22 @@ exports.up = async function up(knex) {
     table
       .bigInteger('rollback_of')
       .nullable()
-      .comment('For a rollback: the deployment it rolled back (the previous one)');
+      .comment(
+        'For a rollback: the deployment it rolled back (the previous one)',
+      );
     table.boolean('unplanned_fix').notNullable().defaultTo(false);
     table
       .bigInteger('fix_of')
       .nullable()
-      .comment('The deployment this one fixed; that deployment counts as failed');
+      .comment(
+        'The deployment this one fixed; that deployment counts as failed',
+      );
     table
       .string('fix_of_external_id', 512)
       .nullable()
-      .comment('The id, in the same source, of the deployment the sender says this one fixed');
+      .comment(
+        'The id, in the same source, of the deployment the sender says this one fixed',
+      );
     table
       .boolean('marked_failed')
       .notNullable()
@@ -72,14 +82,21 @@ exports.up = async function up(knex) {
   });
 
   await knex.schema.createTable('dora_changes', table => {
-    table.comment('Changes (a merged pull request, a pushed commit) and the deployment that first shipped each');
+    table.comment(
+      'Changes (a merged pull request, a pushed commit) and the deployment that first shipped each',
+    );
     table.bigIncrements('id');
-    table.string('source', 32).notNullable().comment('The first source that sent it');
+    table
+      .string('source', 32)
+      .notNullable()
+      .comment('The first source that sent it');
     table
       .string('change_key', 512)
       .notNullable()
       .unique()
-      .comment('sha:<commit> when the commit is known, so that every source of one commit meets in one row');
+      .comment(
+        'sha:<commit> when the commit is known, so that every source of one commit meets in one row',
+      );
     attribution(table);
     table.string('sha').nullable();
     table.bigInteger('first_commit_at').nullable();
@@ -92,7 +109,9 @@ exports.up = async function up(knex) {
       .boolean('explicit')
       .notNullable()
       .defaultTo(false)
-      .comment('Named by a deployment; shipped by the first deployment naming it');
+      .comment(
+        'Named by a deployment; shipped by the first deployment naming it',
+      );
     table.bigInteger('deployment_id').nullable().comment('Derived');
     table.bigInteger('deployed_at').nullable().comment('Derived');
     table.index(['entity_ref', 'link_at']);
@@ -121,7 +140,9 @@ exports.up = async function up(knex) {
     table
       .string('deployment_source', 32)
       .nullable()
-      .comment('With deployment_external_id: the deployment the sender named as the cause');
+      .comment(
+        'With deployment_external_id: the deployment the sender named as the cause',
+      );
     table.string('deployment_external_id', 512).nullable();
     table.bigInteger('deployment_id').nullable().comment('Derived');
     table.unique(['source', 'external_id']);
@@ -142,7 +163,9 @@ exports.up = async function up(knex) {
   });
 
   await knex.schema.createTable('dora_settings', table => {
-    table.comment('Settings the stored rows depend on, e.g. the time zone of local_day');
+    table.comment(
+      'Settings the stored rows depend on, e.g. the time zone of local_day',
+    );
     table.string('key').primary();
     table.string('value').notNullable();
   });

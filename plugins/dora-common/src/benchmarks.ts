@@ -146,8 +146,16 @@ function reaches(level: BenchmarkLevel, figure: MetricValue): boolean {
   }
 }
 
-const within = (value: number, max?: number) =>
-  max !== undefined && value <= max;
+function within(value: number, max?: number) {
+  return max !== undefined && value <= max;
+}
+
+const BOUND_OF = {
+  leadTime: 'leadTimeMaxSeconds',
+  changeFailureRate: 'changeFailureRateMax',
+  recoveryTime: 'recoveryTimeMaxSeconds',
+  reworkRate: 'reworkRateMax',
+} as const;
 
 /**
  * The best level of the set whose bound the figure meets; a figure worse than every bound is the set's last
@@ -168,10 +176,3 @@ export function classify(
     ? { level: last.level, benchmark: set.id }
     : undefined;
 }
-
-const BOUND_OF = {
-  leadTime: 'leadTimeMaxSeconds',
-  changeFailureRate: 'changeFailureRateMax',
-  recoveryTime: 'recoveryTimeMaxSeconds',
-  reworkRate: 'reworkRateMax',
-} as const;

@@ -48,7 +48,11 @@ export interface LeadTimeFigure {
   medianSeconds?: number;
   p90Seconds?: number;
   /** Merge to deployment, for the changes with a merge time. */
-  mergeToDeploy: { changes: number; medianSeconds?: number; p90Seconds?: number };
+  mergeToDeploy: {
+    changes: number;
+    medianSeconds?: number;
+    p90Seconds?: number;
+  };
   /** Changes whose deployment finished before their first commit or merge: bad clocks or data, left out. */
   droppedNonPositive: number;
   classification?: Classification;

@@ -93,9 +93,21 @@ const history: IngestBatch = {
     deployment('d5', '2026-11-20T10:00:00Z'),
   ],
   changes: [
-    change('c1'.padEnd(40, '1'), '2026-11-01T10:00:00Z', '2026-11-02T08:00:00Z'),
-    change('c2'.padEnd(40, '2'), '2026-11-03T22:00:00Z', '2026-11-04T09:00:00Z'),
-    change('c3'.padEnd(40, '3'), '2026-11-08T10:00:00Z', '2026-11-10T09:30:00Z'),
+    change(
+      'c1'.padEnd(40, '1'),
+      '2026-11-01T10:00:00Z',
+      '2026-11-02T08:00:00Z',
+    ),
+    change(
+      'c2'.padEnd(40, '2'),
+      '2026-11-03T22:00:00Z',
+      '2026-11-04T09:00:00Z',
+    ),
+    change(
+      'c3'.padEnd(40, '3'),
+      '2026-11-08T10:00:00Z',
+      '2026-11-10T09:30:00Z',
+    ),
   ],
   incidents: [
     incident('i1', '2026-11-04T12:00:00Z', '2026-11-04T14:00:00Z'),
@@ -270,12 +282,17 @@ describe('DatabaseDoraStore', () => {
         deployments: [
           deployment('skewed', '2026-11-06T00:00:00Z', {
             // the commit's clock is ahead of the deployment's
-            commits: [{ sha: 'b'.repeat(40), committedAt: at('2026-11-06T01:00:00Z') }],
+            commits: [
+              { sha: 'b'.repeat(40), committedAt: at('2026-11-06T01:00:00Z') },
+            ],
           }),
         ],
       });
       const summary = await figures(store);
-      expect(summary.leadTime).toMatchObject({ changes: 0, droppedNonPositive: 1 });
+      expect(summary.leadTime).toMatchObject({
+        changes: 0,
+        droppedNonPositive: 1,
+      });
       expect(summary.leadTime.medianSeconds).toBeUndefined();
     },
   );
@@ -327,8 +344,14 @@ describe('DatabaseDoraStore', () => {
       const store = await createStore(databaseId);
       const nobody = { key: 'github.com/project-slug=acme/unknown' };
       await store.ingest({
-        deployments: [deployment('x', '2026-11-02T10:00:00Z', { attribution: nobody })],
-        incidents: [incident('y', '2026-11-02T11:00:00Z', undefined, { attribution: nobody })],
+        deployments: [
+          deployment('x', '2026-11-02T10:00:00Z', { attribution: nobody }),
+        ],
+        incidents: [
+          incident('y', '2026-11-02T11:00:00Z', undefined, {
+            attribution: nobody,
+          }),
+        ],
       });
       const summary = await figures(store);
       expect(summary.dataQuality.unattributedEvents).toBe(2);
@@ -402,16 +425,30 @@ describe('DatabaseDoraStore', () => {
         offset: 0,
       });
       const id = (name: string) =>
-        Number(rows.find(r => r.external_id === name).id);
+        Number(
+          rows.find((r: { external_id: string }) => r.external_id === name).id,
+        );
 
-      await store.markDeployment(id('fix'), { fixOf: id('good') }, 'user:default/ana');
+      await store.markDeployment(
+        id('fix'),
+        { fixOf: id('good') },
+        'user:default/ana',
+      );
       let summary = await figures(store);
       expect(summary.changeFailureRate.failed).toBe(1);
       expect(summary.recoveryTime.medianSeconds).toBe(3 * HOUR);
       expect(summary.reworkRate.unplannedFixes).toBe(1);
 
-      await store.markDeployment(id('fix'), { fixOf: null }, 'user:default/ana');
-      await store.markDeployment(id('good'), { failed: true }, 'user:default/ana');
+      await store.markDeployment(
+        id('fix'),
+        { fixOf: null },
+        'user:default/ana',
+      );
+      await store.markDeployment(
+        id('good'),
+        { failed: true },
+        'user:default/ana',
+      );
       summary = await figures(store);
       expect(summary.changeFailureRate.failed).toBe(1);
       expect(summary.recoveryTime).toMatchObject({ recovered: 0 });

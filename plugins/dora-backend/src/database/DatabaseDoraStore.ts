@@ -51,6 +51,24 @@ export interface DoraStore extends MetricReads {
 /** One hour of a day in epoch milliseconds; the day is fixed in the configured zone. */
 const DAY_MS = 86_400_000;
 
+/** The earliest and latest time a batch touched, per entity. */
+class RangeCollector {
+  private readonly ranges = new Map<string, EntityRange>();
+
+  add(entityRef: string, at: number) {
+    const range = this.ranges.get(entityRef);
+    if (!range) this.ranges.set(entityRef, { entityRef, from: at, to: at });
+    else {
+      range.from = Math.min(range.from, at);
+      range.to = Math.max(range.to, at);
+    }
+  }
+
+  list() {
+    return [...this.ranges.values()];
+  }
+}
+
 export class DatabaseDoraStore implements DoraStore {
   static async create(options: {
     database: DatabaseService;
@@ -172,7 +190,8 @@ export class DatabaseDoraStore implements DoraStore {
     for (const record of records) {
       const key = `${record.source}\u0000${record.externalId}`;
       const seen = latest.get(key);
-      if (!seen || seen.finishedAt <= record.finishedAt) latest.set(key, record);
+      if (!seen || seen.finishedAt <= record.finishedAt)
+        latest.set(key, record);
     }
     const ids: number[] = [];
     for (const batch of chunks([...latest.values()], 200)) {
@@ -237,18 +256,17 @@ export class DatabaseDoraStore implements DoraStore {
           fromStoredChange(row),
         ]),
       );
-      const rows = batch.map(row => mergeChange(existing.get(row.change_key), row));
+      const rows = batch.map(row =>
+        mergeChange(existing.get(row.change_key), row),
+      );
       for (const row of rows) {
         if (row.entity_ref) ranges.add(row.entity_ref, row.link_at);
       }
-      await tx('dora_changes')
-        .insert(rows)
-        .onConflict('change_key')
-        .merge();
+      await tx('dora_changes').insert(rows).onConflict('change_key').merge();
       ids.push(
-        ...(await tx('dora_changes').whereIn('change_key', keys).pluck('id')).map(
-          Number,
-        ),
+        ...(
+          await tx('dora_changes').whereIn('change_key', keys).pluck('id')
+        ).map(Number),
       );
     }
     return ids;
@@ -372,30 +390,14 @@ export function localDay(ms: number, zone: string): number {
   return Math.round(Date.UTC(local.year, local.month - 1, local.day) / DAY_MS);
 }
 
-/** The earliest and latest time a batch touched, per entity. */
-class RangeCollector {
-  private readonly ranges = new Map<string, EntityRange>();
-
-  add(entityRef: string, at: number) {
-    const range = this.ranges.get(entityRef);
-    if (!range) this.ranges.set(entityRef, { entityRef, from: at, to: at });
-    else {
-      range.from = Math.min(range.from, at);
-      range.to = Math.max(range.to, at);
-    }
-  }
-
-  list() {
-    return [...this.ranges.values()];
-  }
-}
-
 interface Keyed {
   source: string;
   externalId: string;
 }
 
-const keyOf = (record: Keyed) => `${record.source}\u0000${record.externalId}`;
+function keyOf(record: Keyed) {
+  return `${record.source}\u0000${record.externalId}`;
+}
 
 async function selectByKeys(
   tx: Knex.Transaction,
@@ -502,11 +504,17 @@ function fromStoredChange(row: any): ChangeRow {
   };
 }
 
-const earliest = (a: number | null, b: number | null) =>
-  a === null ? b : b === null ? a : Math.min(a, b);
+function earliest(a: number | null, b: number | null) {
+  if (a === null) return b;
+  if (b === null) return a;
+  return Math.min(a, b);
+}
 
 /** The first source and attribution stay; times become the earliest either knew. */
-function mergeChange(stored: ChangeRow | undefined, next: ChangeRow): ChangeRow {
+function mergeChange(
+  stored: ChangeRow | undefined,
+  next: ChangeRow,
+): ChangeRow {
   if (!stored) return next;
   const firstCommitAt = earliest(stored.first_commit_at, next.first_commit_at);
   const mergedAt = earliest(stored.merged_at, next.merged_at);
@@ -585,10 +593,8 @@ function mergeIncident(
   if (!stored) return next;
   const attributed = stored.entity_ref ? stored : next;
   const resolvedAt =
-    stored.resolved_at === null
-      ? next.resolved_at
-      : next.resolved_at === null
-      ? stored.resolved_at
+    stored.resolved_at === null || next.resolved_at === null
+      ? stored.resolved_at ?? next.resolved_at
       : Math.max(stored.resolved_at, next.resolved_at);
   return {
     ...stored,

@@ -19,14 +19,20 @@ export interface EntityRange {
 export async function relink(
   tx: Knex.Transaction,
   ranges: EntityRange[],
-  touched: { changeIds: number[]; incidentIds: number[]; deploymentIds: number[] },
+  touched: {
+    changeIds: number[];
+    incidentIds: number[];
+    deploymentIds: number[];
+  },
 ): Promise<void> {
   const failureCandidates = new Set<number>(touched.deploymentIds);
   for (const range of ranges) {
     await relinkRollbacks(tx, range);
     await relinkChanges(tx, range);
-    for (const id of await relinkIncidents(tx, range)) failureCandidates.add(id);
-    for (const id of await deploymentsSince(tx, range)) failureCandidates.add(id);
+    for (const id of await relinkIncidents(tx, range))
+      failureCandidates.add(id);
+    for (const id of await deploymentsSince(tx, range))
+      failureCandidates.add(id);
   }
   await relinkExplicitChanges(tx, touched.deploymentIds, touched.changeIds);
   for (const id of await relinkNamedIncidents(tx, touched.incidentIds)) {
@@ -89,7 +95,9 @@ async function relinkExplicitChanges(
          deployment_id = (${FIRST_NAMING_DEPLOYMENT}),
          deployed_at = (SELECT s.finished_at FROM dora_deployments s WHERE s.id = (${FIRST_NAMING_DEPLOYMENT}))
        WHERE explicit AND id IN (
-         SELECT change_id FROM dora_deployment_changes WHERE deployment_id IN (${marks(ids)}))`,
+         SELECT change_id FROM dora_deployment_changes WHERE deployment_id IN (${marks(
+           ids,
+         )}))`,
       ids,
     );
   }
@@ -143,9 +151,7 @@ async function relinkNamedIncidents(
   const affected: number[] = [];
   for (const ids of chunks(incidentIds)) {
     const named = () =>
-      tx('dora_incidents')
-        .whereIn('id', ids)
-        .whereNotNull('deployment_source');
+      tx('dora_incidents').whereIn('id', ids).whereNotNull('deployment_source');
     const before = await named()
       .whereNotNull('deployment_id')
       .pluck('deployment_id');
@@ -209,16 +215,15 @@ async function deploymentsSince(
     .where('finished_at', '>=', since)
     .select('id', 'rollback_of', 'fix_of');
   return rows.flatMap(row =>
-    [row.id, row.rollback_of, row.fix_of]
-      .filter(id => id !== null)
-      .map(Number),
+    [row.id, row.rollback_of, row.fix_of].filter(id => id !== null).map(Number),
   );
 }
 
 const RESTORED_AT = `(
   SELECT MIN(f.finished_at) FROM dora_deployments f
   WHERE (f.fix_of = dora_deployments.id OR f.rollback_of = dora_deployments.id) AND f.succeeded)`;
-const INCIDENTS_OF = 'FROM dora_incidents i WHERE i.deployment_id = dora_deployments.id';
+const INCIDENTS_OF =
+  'FROM dora_incidents i WHERE i.deployment_id = dora_deployments.id';
 const ALL_RESOLVED_AT = `(CASE
   WHEN EXISTS (SELECT 1 ${INCIDENTS_OF}) AND NOT EXISTS (SELECT 1 ${INCIDENTS_OF} AND i.resolved_at IS NULL)
   THEN (SELECT MAX(i.resolved_at) ${INCIDENTS_OF}) END)`;
@@ -227,7 +232,10 @@ const ALL_RESOLVED_AT = `(CASE
  * Failed: a person marked it, an incident is linked to it, or a successful deployment fixed or rolled it
  * back. Recovered: at the first such deployment, else when the last of its incidents was resolved.
  */
-async function recomputeFailures(tx: Knex.Transaction, deploymentIds: number[]) {
+async function recomputeFailures(
+  tx: Knex.Transaction,
+  deploymentIds: number[],
+) {
   for (const ids of chunks([...new Set(deploymentIds)])) {
     await tx.raw(
       `UPDATE dora_deployments SET
@@ -252,4 +260,6 @@ export function chunks<T>(items: T[], size = 500): T[][] {
   return result;
 }
 
-const marks = (ids: unknown[]) => ids.map(() => '?').join(', ');
+function marks(ids: unknown[]) {
+  return ids.map(() => '?').join(', ');
+}

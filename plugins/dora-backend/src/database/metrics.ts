@@ -94,7 +94,9 @@ export class MetricQueries {
       this.knex.raw(
         'SUM(CASE WHEN d.failed AND d.recovered_at IS NOT NULL THEN 1 ELSE 0 END) AS recovered',
       ),
-      this.knex.raw(`SUM(CASE WHEN ${UNPLANNED} THEN 1 ELSE 0 END) AS unplanned`),
+      this.knex.raw(
+        `SUM(CASE WHEN ${UNPLANNED} THEN 1 ELSE 0 END) AS unplanned`,
+      ),
       this.knex.raw(
         'SUM(CASE WHEN EXISTS (SELECT 1 FROM dora_changes x WHERE x.deployment_id = d.id) THEN 1 ELSE 0 END) AS with_changes',
       ),
@@ -102,12 +104,17 @@ export class MetricQueries {
     );
 
     const lastDay = this.localDay(window.to - 1, this.timeZone);
-    const days = Math.max(1, Math.round((window.to - window.from) / 86_400_000));
+    const days = Math.max(
+      1,
+      Math.round((window.to - window.from) / 86_400_000),
+    );
     const perPeriod = async (length: number) => {
       const periods = Math.max(1, Math.floor(days / length));
       // Integers written into the SQL, not bound: a bound number is a float to SQLite, and PostgreSQL
       // cannot tell that two bound expressions are the same GROUP BY.
-      const period = `(${Math.trunc(lastDay)} - d.local_day) / ${Math.trunc(length)}`;
+      const period = `(${Math.trunc(lastDay)} - d.local_day) / ${Math.trunc(
+        length,
+      )}`;
       const rows = await deployments()
         .where('d.local_day', '>', lastDay - periods * length)
         .select(
@@ -116,7 +123,8 @@ export class MetricQueries {
         )
         .groupByRaw(period);
       const counts = new Array<number>(periods).fill(0);
-      for (const row of rows) counts[periods - 1 - Number(row.period)] = Number(row.days);
+      for (const row of rows)
+        counts[periods - 1 - Number(row.period)] = Number(row.days);
       return counts;
     };
 
@@ -155,7 +163,11 @@ export class MetricQueries {
         ),
     );
 
-    const [incidents] = await scoped(this.knex('dora_incidents as i'), filter, 'i')
+    const [incidents] = await scoped(
+      this.knex('dora_incidents as i'),
+      filter,
+      'i',
+    )
       .where('i.detected_at', '>=', window.from)
       .where('i.detected_at', '<', window.to)
       .select(
@@ -201,7 +213,9 @@ export class MetricQueries {
         this.knex.raw('(d.local_day + 3) / 7 AS week'),
         this.knex.raw('COUNT(*) AS deployments'),
         this.knex.raw('SUM(CASE WHEN d.failed THEN 1 ELSE 0 END) AS failed'),
-        this.knex.raw(`SUM(CASE WHEN ${UNPLANNED} THEN 1 ELSE 0 END) AS unplanned`),
+        this.knex.raw(
+          `SUM(CASE WHEN ${UNPLANNED} THEN 1 ELSE 0 END) AS unplanned`,
+        ),
       )
       .groupByRaw('(d.local_day + 3) / 7');
     const leadTimes = await this.percentiles(
@@ -271,8 +285,12 @@ export class MetricQueries {
         .select(
           's.g',
           this.knex.raw('COUNT(*) AS n'),
-          this.knex.raw('percentile_cont(0.5) WITHIN GROUP (ORDER BY s.v) AS p50'),
-          this.knex.raw('percentile_cont(0.9) WITHIN GROUP (ORDER BY s.v) AS p90'),
+          this.knex.raw(
+            'percentile_cont(0.5) WITHIN GROUP (ORDER BY s.v) AS p50',
+          ),
+          this.knex.raw(
+            'percentile_cont(0.9) WITHIN GROUP (ORDER BY s.v) AS p90',
+          ),
         )
         .groupBy('s.g');
       for (const row of rows) {
@@ -289,14 +307,18 @@ export class MetricQueries {
       .select(
         's.g',
         's.v',
-        this.knex.raw('ROW_NUMBER() OVER (PARTITION BY s.g ORDER BY s.v) - 1 AS i'),
+        this.knex.raw(
+          'ROW_NUMBER() OVER (PARTITION BY s.g ORDER BY s.v) - 1 AS i',
+        ),
         this.knex.raw('COUNT(*) OVER (PARTITION BY s.g) AS n'),
       );
     const rank = (p: number) => `CAST(${p} * (r.n - 1) AS INTEGER)`;
     const rows = await this.knex
       .from(ranked.as('r'))
       .whereRaw(
-        `r.i IN (${rank(0.5)}, ${rank(0.5)} + 1, ${rank(0.9)}, ${rank(0.9)} + 1)`,
+        `r.i IN (${rank(0.5)}, ${rank(0.5)} + 1, ${rank(0.9)}, ${rank(
+          0.9,
+        )} + 1)`,
       )
       .select('r.g', 'r.v', 'r.i', 'r.n');
     const groups = new Map<number, { n: number; at: Map<number, number> }>();
@@ -400,17 +422,18 @@ function scoped(
   filter: ScopeFilter,
   alias: string,
 ): Knex.QueryBuilder {
-  if (filter.entityRefs) query.whereIn(`${alias}.entity_ref`, filter.entityRefs);
+  if (filter.entityRefs)
+    query.whereIn(`${alias}.entity_ref`, filter.entityRefs);
   if (filter.systemRef) query.where(`${alias}.system_ref`, filter.systemRef);
   if (filter.ownerRefs) query.whereIn(`${alias}.owner_ref`, filter.ownerRefs);
   return query;
 }
 
-const toSeconds = (p?: Percentiles): Percentiles =>
-  p
-    ? {
-        count: p.count,
-        p50: p.p50 === undefined ? undefined : p.p50 / 1000,
-        p90: p.p90 === undefined ? undefined : p.p90 / 1000,
-      }
-    : { count: 0 };
+function toSeconds(p?: Percentiles): Percentiles {
+  if (!p) return { count: 0 };
+  return {
+    count: p.count,
+    p50: p.p50 === undefined ? undefined : p.p50 / 1000,
+    p90: p.p90 === undefined ? undefined : p.p90 / 1000,
+  };
+}

@@ -20,7 +20,9 @@ export class DoraIngestor {
     for (const event of events) {
       const attribution = await this.attribute(event.record.subject);
       if (!attribution.entityRef) {
-        this.logger.debug(`DORA ${event.kind} matched no entity: ${attribution.key}`);
+        this.logger.debug(
+          `DORA ${event.kind} matched no entity: ${attribution.key}`,
+        );
       }
       if (event.kind === 'deployment') {
         batch.deployments.push(attributed(event.record, attribution));

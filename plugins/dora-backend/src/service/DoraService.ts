@@ -48,7 +48,9 @@ export class DoraService {
     const benchmark = this.options.benchmarks.find(set => set.id === id);
     if (!benchmark) {
       throw new InputError(
-        `unknown benchmark "${id}"; known: ${this.options.benchmarks.map(s => s.id).join(', ')}`,
+        `unknown benchmark "${id}"; known: ${this.options.benchmarks
+          .map(s => s.id)
+          .join(', ')}`,
       );
     }
     const filter = await this.options.resolveScope(scope);
@@ -107,12 +109,15 @@ export class DoraService {
   }
 }
 
-const iso = (ms: unknown) =>
-  ms === null || ms === undefined
+function iso(ms: unknown) {
+  return ms === null || ms === undefined
     ? undefined
     : new Date(Number(ms)).toISOString();
-const optional = (value: unknown) =>
-  value === null || value === undefined ? undefined : String(value);
+}
+
+function optional(value: unknown) {
+  return value === null || value === undefined ? undefined : String(value);
+}
 
 function toDeploymentRow(row: any): DeploymentRow {
   const causes: FailureCause[] = [];

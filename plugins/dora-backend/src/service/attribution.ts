@@ -11,7 +11,14 @@ import { Attribution } from '../database/records';
 import { Subject } from '../sources/types';
 
 const CACHE_MS = 60_000;
-const FIELDS = ['kind', 'metadata.namespace', 'metadata.name', 'spec.owner', 'spec.system', 'relations'];
+const FIELDS = [
+  'kind',
+  'metadata.namespace',
+  'metadata.name',
+  'spec.owner',
+  'spec.system',
+  'relations',
+];
 
 export const subjectKey = (subject: Subject) =>
   'entityRef' in subject
@@ -24,7 +31,10 @@ export const subjectKey = (subject: Subject) =>
  * deliveries for one repository asks the catalog once.
  */
 export class CatalogAttributor {
-  private readonly cache = new Map<string, { at: number; value: Promise<Attribution> }>();
+  private readonly cache = new Map<
+    string,
+    { at: number; value: Promise<Attribution> }
+  >();
 
   constructor(
     private readonly catalog: CatalogService,
@@ -49,7 +59,9 @@ export class CatalogAttributor {
     if ('entityRef' in subject) {
       let ref: string;
       try {
-        ref = stringifyEntityRef(parseEntityRef(subject.entityRef, { defaultKind: 'component' }));
+        ref = stringifyEntityRef(
+          parseEntityRef(subject.entityRef, { defaultKind: 'component' }),
+        );
       } catch {
         return undefined;
       }
@@ -61,7 +73,9 @@ export class CatalogAttributor {
     }
     const { items } = await this.catalog.getEntities(
       {
-        filter: { [`metadata.annotations.${subject.annotation}`]: subject.value },
+        filter: {
+          [`metadata.annotations.${subject.annotation}`]: subject.value,
+        },
         fields: FIELDS,
       },
       { credentials },
@@ -74,7 +88,8 @@ export class CatalogAttributor {
 function describe(entity: Entity): Omit<Attribution, 'key'> {
   const related = (type: string, kind?: string) =>
     entity.relations?.find(
-      r => r.type === type && (!kind || parseEntityRef(r.targetRef).kind === kind),
+      r =>
+        r.type === type && (!kind || parseEntityRef(r.targetRef).kind === kind),
     )?.targetRef;
   return {
     entityRef: stringifyEntityRef(entity),

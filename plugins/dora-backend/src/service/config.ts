@@ -42,7 +42,9 @@ export function readDoraSettings(config: Config): DoraSettings {
         const name = level.getString('level');
         if (!LEVELS.includes(name)) {
           throw new Error(
-            `dora.benchmarks: level "${name}" is not one of ${LEVELS.join(', ')}`,
+            `dora.benchmarks: level "${name}" is not one of ${LEVELS.join(
+              ', ',
+            )}`,
           );
         }
         return {
@@ -68,7 +70,9 @@ export function readDoraSettings(config: Config): DoraSettings {
     config.getOptionalString('dora.benchmark') ?? DEFAULT_BENCHMARK_ID;
   if (!benchmarks.some(set => set.id === defaultBenchmark)) {
     throw new Error(
-      `dora.benchmark: no benchmark set "${defaultBenchmark}"; known: ${benchmarks.map(s => s.id).join(', ')}`,
+      `dora.benchmark: no benchmark set "${defaultBenchmark}"; known: ${benchmarks
+        .map(s => s.id)
+        .join(', ')}`,
     );
   }
   return {

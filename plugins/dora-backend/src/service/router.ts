@@ -13,10 +13,7 @@ import express from 'express';
 import Router from 'express-promise-router';
 import { z } from 'zod';
 import { TimeWindow } from '../database/metrics';
-import {
-  normalizeApiDeployments,
-  normalizeApiIncidents,
-} from '../sources/api';
+import { normalizeApiDeployments, normalizeApiIncidents } from '../sources/api';
 import { PayloadError, SourceSettings } from '../sources/types';
 import { DoraIngestor } from './DoraIngestor';
 import { DoraService } from './DoraService';
@@ -89,7 +86,9 @@ export function createRouter(options: {
 
   // Events from CI come with a static external-access token (a service principal), never from a person.
   const ingest =
-    (normalize: (body: unknown) => ReturnType<typeof normalizeApiDeployments>) =>
+    (
+      normalize: (body: unknown) => ReturnType<typeof normalizeApiDeployments>,
+    ) =>
     async (req: express.Request, res: express.Response) => {
       await httpAuth.credentials(req, { allow: ['service'] });
       let events;

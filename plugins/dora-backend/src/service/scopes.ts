@@ -21,7 +21,8 @@ export async function resolveScope(
   auth: AuthService,
 ): Promise<ScopeFilter> {
   const filter: ScopeFilter = {};
-  if (scope.entityRef) filter.entityRefs = [normalize(scope.entityRef, 'component')];
+  if (scope.entityRef)
+    filter.entityRefs = [normalize(scope.entityRef, 'component')];
   if (scope.systemRef) filter.systemRef = normalize(scope.systemRef, 'system');
   if (scope.groupRef) {
     const root = normalize(scope.groupRef, 'group');

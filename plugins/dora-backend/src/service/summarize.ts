@@ -47,10 +47,13 @@ export function summarize(options: {
   const bucket = frequencyBucket(raw.deployDaysPerWeek, raw.deployDaysPerMonth);
   const changeFailureRate = ratio(raw.failed, raw.deployments);
   const reworkRate = ratio(raw.unplannedFixes, raw.deployments);
-  const byValue = <M extends 'leadTime' | 'changeFailureRate' | 'recoveryTime' | 'reworkRate'>(
+  const byValue = <
+    M extends 'leadTime' | 'changeFailureRate' | 'recoveryTime' | 'reworkRate',
+  >(
     metric: M,
     value: number | undefined,
-  ) => (value === undefined ? undefined : classify(benchmark, { metric, value }));
+  ) =>
+    value === undefined ? undefined : classify(benchmark, { metric, value });
 
   return {
     scope,
@@ -125,5 +128,7 @@ export function summarize(options: {
 
 /** Week n (Monday-based, counted like the store's `(local_day + 3) / 7`) as its Monday's date. */
 function mondayOf(week: number): string {
-  return DateTime.fromMillis((week * 7 - 3) * DAY_MS, { zone: 'UTC' }).toISODate() as string;
+  return DateTime.fromMillis((week * 7 - 3) * DAY_MS, {
+    zone: 'UTC',
+  }).toISODate() as string;
 }

@@ -22,7 +22,10 @@ const whose = {
 
 const needsWhose = (item: { entityRef?: string; service?: string }) =>
   item.entityRef !== undefined || item.service !== undefined;
-const whoseMessage = { message: 'entityRef or service is required', path: ['entityRef'] };
+const whoseMessage = {
+  message: 'entityRef or service is required',
+  path: ['entityRef'],
+};
 
 export const deploymentInput = z
   .object({
@@ -71,11 +74,7 @@ const subjectOf = (item: { entityRef?: string; service?: string }): Subject =>
  * One item, an array of items, or `{ "items": [...] }`, of at most MAX_BATCH; an error names the item
  * and its field, e.g. `deployment [3]: finishedAt: not a time with a zone: "yesterday"`.
  */
-function parseBatch<T>(
-  item: z.ZodType<T>,
-  body: unknown,
-  what: string,
-): T[] {
+function parseBatch<T>(item: z.ZodType<T>, body: unknown, what: string): T[] {
   const wrapped =
     body !== null && typeof body === 'object' && 'items' in body
       ? (body as { items: unknown }).items

@@ -32,11 +32,15 @@ const context = z
     timestamp,
   })
   .refine(c => SPEC_VERSION.test(c.specversion ?? c.version ?? ''), {
-    message: 'the spec version (0.5: specversion, before: version) must be 0.3.x to 0.5.x',
+    message:
+      'the spec version (0.5: specversion, before: version) must be 0.3.x to 0.5.x',
     path: ['version'],
   });
 
-const reference = z.object({ id: z.string().min(1), source: z.string().optional() });
+const reference = z.object({
+  id: z.string().min(1),
+  source: z.string().optional(),
+});
 
 const deployed = z.object({
   context,
@@ -95,7 +99,12 @@ export const CDEVENT_TYPES = [
  * the `ce-*` headers the envelope) and a bare CDEvent all carry the same `context` and `subject`.
  */
 export function unwrapCloudEvent(body: unknown): unknown {
-  if (body && typeof body === 'object' && 'specversion' in body && 'data' in body) {
+  if (
+    body &&
+    typeof body === 'object' &&
+    'specversion' in body &&
+    'data' in body
+  ) {
     const data = (body as { data: unknown }).data;
     return typeof data === 'string' ? JSON.parse(data) : data;
   }

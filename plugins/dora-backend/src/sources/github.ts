@@ -157,7 +157,10 @@ export function normalizeGithub(
     }
     case 'push': {
       const event = parseOrExplain(pushEvent, payload, 'push');
-      if (event.deleted || event.ref !== `refs/heads/${defaultBranchOf(event.repository)}`) {
+      if (
+        event.deleted ||
+        event.ref !== `refs/heads/${defaultBranchOf(event.repository)}`
+      ) {
         return [];
       }
       const times = event.commits.map(commit => commit.timestamp);

@@ -36,6 +36,14 @@ export const isProduction = (settings: SourceSettings, environment: string) =>
     name => name.toLowerCase() === environment.toLowerCase(),
   );
 
+/** A payload that cannot be read; the HTTP layers answer 400 with its message. */
+export class PayloadError extends Error {
+  constructor(message: string, readonly field: string) {
+    super(message);
+    this.name = 'InputError';
+  }
+}
+
 /**
  * Parses `payload` with `schema`, or throws an error naming the first field that is wrong, the way a
  * sender can fix it: `deployment.sha: Required`.
@@ -50,14 +58,6 @@ export function parseOrExplain<T>(
   const issue = result.error.issues[0];
   const field = issue.path.length > 0 ? issue.path.join('.') : '(body)';
   throw new PayloadError(`${what}: ${field}: ${issue.message}`, field);
-}
-
-/** A payload that cannot be read; the HTTP layers answer 400 with its message. */
-export class PayloadError extends Error {
-  constructor(message: string, readonly field: string) {
-    super(message);
-    this.name = 'InputError';
-  }
 }
 
 /** An ISO 8601 time with a zone (or GitLab's "2026-11-20 10:20:00 +0100" / "... UTC"), as epoch ms. */
