@@ -12,6 +12,7 @@ import { DoraIngestor } from './service/DoraIngestor';
 import { DoraService } from './service/DoraService';
 import { createRouter } from './service/router';
 import { resolveScope } from './service/scopes';
+import { seedDemoHistory } from './service/demo';
 import { subscribeToWebhooks } from './service/subscriber';
 
 export const doraPlugin = createBackendPlugin({
@@ -28,6 +29,7 @@ export const doraPlugin = createBackendPlugin({
         permissions: coreServices.permissions,
         permissionsRegistry: coreServices.permissionsRegistry,
         auditor: coreServices.auditor,
+        scheduler: coreServices.scheduler,
         catalog: catalogServiceRef,
         events: eventsServiceRef,
       },
@@ -46,6 +48,17 @@ export const doraPlugin = createBackendPlugin({
           logger,
         );
         deps.permissionsRegistry.addPermissions(doraPermissions);
+        if (settings.demoData) {
+          // The demo catalog arrives through Git ingestion a little after start: try until it is there,
+          // then keep the history up to today.
+          await deps.scheduler.scheduleTask({
+            id: 'dora-demo-history',
+            frequency: { minutes: 1 },
+            timeout: { minutes: 5 },
+            initialDelay: { seconds: 10 },
+            fn: () => seedDemoHistory({ store, catalog, auth, logger }),
+          });
+        }
         await subscribeToWebhooks({
           events: deps.events,
           ingestor,

@@ -39,6 +39,8 @@ type MetricReads = Pick<
 >;
 
 export interface DoraStore extends MetricReads {
+  /** The latest day (epoch days, UTC) with seeded demo data, per entity. */
+  lastDemoDays(): Promise<Map<string, number>>;
   /** Stores a batch idempotently: a delivery seen before changes nothing, whatever the order. */
   ingest(batch: IngestBatch): Promise<IngestResult>;
   markDeployment(
@@ -143,6 +145,17 @@ export class DatabaseDoraStore implements DoraStore {
         incidents: incidentIds.length,
       };
     });
+  }
+
+  async lastDemoDays(): Promise<Map<string, number>> {
+    const rows = await this.knex('dora_deployments')
+      .where({ demo: true })
+      .whereNotNull('entity_ref')
+      .groupBy('entity_ref')
+      .select('entity_ref', this.knex.raw('MAX(finished_at) AS latest'));
+    return new Map(
+      rows.map(row => [row.entity_ref, Math.floor(Number(row.latest) / DAY_MS)]),
+    );
   }
 
   async markDeployment(id: number, mark: DeploymentMark, actor: string) {
