@@ -49,6 +49,6 @@ export default defineConfig({
   },
   projects: [
     { name: 'image', testMatch: 'image.spec.ts', timeout: 900_000 },
-    { name: 'portal', testMatch: 'portal.spec.ts' },
+    { name: 'portal', testMatch: /(portal|dora)\.spec\.ts/ },
   ],
 });

@@ -7,3 +7,4 @@ export * from './types';
 export * from './benchmarks';
 export * from './definitions';
 export * from './permissions';
+export * from './client';

@@ -154,7 +154,10 @@ export class DatabaseDoraStore implements DoraStore {
       .groupBy('entity_ref')
       .select('entity_ref', this.knex.raw('MAX(finished_at) AS latest'));
     return new Map(
-      rows.map(row => [row.entity_ref, Math.floor(Number(row.latest) / DAY_MS)]),
+      rows.map(row => [
+        row.entity_ref,
+        Math.floor(Number(row.latest) / DAY_MS),
+      ]),
     );
   }
 

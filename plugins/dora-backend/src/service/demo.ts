@@ -39,9 +39,24 @@ interface Profile {
 }
 
 const PROFILES: Profile[] = [
-  { deploysPerDay: 2.5, leadTimeHours: 6, failureRate: 0.04, recoveryHours: 0.7 },
-  { deploysPerDay: 0.8, leadTimeHours: 40, failureRate: 0.12, recoveryHours: 5 },
-  { deploysPerDay: 0.25, leadTimeHours: 120, failureRate: 0.2, recoveryHours: 20 },
+  {
+    deploysPerDay: 2.5,
+    leadTimeHours: 6,
+    failureRate: 0.04,
+    recoveryHours: 0.7,
+  },
+  {
+    deploysPerDay: 0.8,
+    leadTimeHours: 40,
+    failureRate: 0.12,
+    recoveryHours: 5,
+  },
+  {
+    deploysPerDay: 0.25,
+    leadTimeHours: 120,
+    failureRate: 0.2,
+    recoveryHours: 20,
+  },
 ];
 
 /**
@@ -81,7 +96,9 @@ export function demoHistory(
           externalId: `${id}-c${c}`,
           attribution,
           firstCommitAt,
-          mergedAt: firstCommitAt + (finishedAt - firstCommitAt) * (0.6 + 0.35 * next()),
+          mergedAt:
+            firstCommitAt +
+            (finishedAt - firstCommitAt) * (0.6 + 0.35 * next()),
           demo: true,
         });
       }
@@ -106,7 +123,9 @@ export function demoHistory(
           detectedAt,
           // Today's incidents may still be open.
           resolvedAt:
-            detectedAt + recovery < Date.now() ? detectedAt + recovery : undefined,
+            detectedAt + recovery < Date.now()
+              ? detectedAt + recovery
+              : undefined,
           demo: true,
         });
         if (next() < 0.5 && detectedAt + recovery < Date.now()) {
@@ -152,7 +171,8 @@ export async function seedDemoHistory(options: {
   let deployments = 0;
   for (const entity of items) {
     const attribution = demoAttribution(entity);
-    const from = seeded.get(attribution.entityRef as string) ?? today - DEMO_DAYS;
+    const from =
+      seeded.get(attribution.entityRef as string) ?? today - DEMO_DAYS;
     if (from > today) continue;
     const history = demoHistory(attribution, from, today + 1);
     await store.ingest(history);
@@ -169,7 +189,9 @@ function demoAttribution(entity: Entity): Attribution {
   const ref = stringifyEntityRef(entity);
   const related = (type: string) =>
     entity.relations?.find(
-      r => r.type === type && (type !== RELATION_PART_OF || r.targetRef.startsWith('system:')),
+      r =>
+        r.type === type &&
+        (type !== RELATION_PART_OF || r.targetRef.startsWith('system:')),
     )?.targetRef;
   return {
     entityRef: ref,
