@@ -44,7 +44,7 @@ export const doraPlugin = createBackendPlugin({
         const attributor = new CatalogAttributor(catalog, auth);
         const ingestor = new DoraIngestor(
           store,
-          subject => attributor.attribute(subject),
+          subjects => attributor.attributeAll(subjects),
           logger,
         );
         deps.permissionsRegistry.addPermissions(doraPermissions);

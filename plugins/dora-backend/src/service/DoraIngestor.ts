@@ -2,12 +2,15 @@ import { LoggerService } from '@backstage/backend-plugin-api';
 import { DoraStore, IngestResult } from '../database/DatabaseDoraStore';
 import { Attribution, IngestBatch } from '../database/records';
 import { NormalizedEvent, Subject } from '../sources/types';
+import { subjectKey } from './attribution';
 
 /** Attributes normalized events to catalog entities and stores them as one batch. */
 export class DoraIngestor {
   constructor(
     private readonly store: DoraStore,
-    private readonly attribute: (subject: Subject) => Promise<Attribution>,
+    private readonly attributeAll: (
+      subjects: Subject[],
+    ) => Promise<Map<string, Attribution>>,
     private readonly logger: LoggerService,
   ) {}
 
@@ -17,8 +20,13 @@ export class DoraIngestor {
       changes: [],
       incidents: [],
     };
+    const attributions = await this.attributeAll(
+      events.map(event => event.record.subject),
+    );
     for (const event of events) {
-      const attribution = await this.attribute(event.record.subject);
+      const attribution = attributions.get(
+        subjectKey(event.record.subject),
+      ) as Attribution;
       if (!attribution.entityRef) {
         this.logger.debug(
           `DORA ${event.kind} matched no entity: ${attribution.key}`,

@@ -7,6 +7,7 @@ import {
   stringifyEntityRef,
 } from '@backstage/catalog-model';
 import { CatalogService } from '@backstage/plugin-catalog-node';
+import { chunks } from '../database/links';
 import { Attribution } from '../database/records';
 import { Subject } from '../sources/types';
 
@@ -25,63 +26,105 @@ export const subjectKey = (subject: Subject) =>
     ? `entityRef=${subject.entityRef}`
     : `${subject.annotation}=${subject.value}`;
 
+/** More cached answers than this and the stale ones are dropped. */
+const CACHE_LIMIT = 50_000;
+
 /**
- * Finds the catalog entity an event belongs to, with its owner and system as they are now, so that
- * a later change of owner does not rewrite history. Answers are cached for a minute: a burst of
- * deliveries for one repository asks the catalog once.
+ * Finds the catalog entities events belong to, with their owner and system as they are now, so that a
+ * later change of owner does not rewrite history. A batch asks the catalog once per kind of subject, and
+ * answers (misses too) are cached for a minute: a burst of deliveries for one repository asks once.
  */
 export class CatalogAttributor {
-  private readonly cache = new Map<
-    string,
-    { at: number; value: Promise<Attribution> }
-  >();
+  private readonly cache = new Map<string, { at: number; value: Attribution }>();
 
   constructor(
     private readonly catalog: CatalogService,
     private readonly auth: AuthService,
   ) {}
 
-  attribute(subject: Subject): Promise<Attribution> {
-    const key = subjectKey(subject);
-    const cached = this.cache.get(key);
-    if (cached && Date.now() - cached.at < CACHE_MS) return cached.value;
-    const value = this.lookUp(subject).then(entity =>
-      entity ? { key, ...describe(entity) } : { key },
-    );
-    // A failed lookup is not remembered.
-    value.catch(() => this.cache.delete(key));
-    this.cache.set(key, { at: Date.now(), value });
-    return value;
+  async attributeAll(subjects: Subject[]): Promise<Map<string, Attribution>> {
+    const now = Date.now();
+    const result = new Map<string, Attribution>();
+    const missing = new Map<string, Subject>();
+    for (const subject of subjects) {
+      const key = subjectKey(subject);
+      const cached = this.cache.get(key);
+      if (cached && now - cached.at < CACHE_MS) result.set(key, cached.value);
+      else missing.set(key, subject);
+    }
+    if (missing.size === 0) return result;
+    const found = await this.lookUp([...missing.values()]);
+    if (this.cache.size > CACHE_LIMIT) {
+      for (const [key, entry] of this.cache) {
+        if (now - entry.at >= CACHE_MS) this.cache.delete(key);
+      }
+    }
+    for (const key of missing.keys()) {
+      const entity = found.get(key);
+      const value: Attribution = entity ? { key, ...describe(entity) } : { key };
+      this.cache.set(key, { at: now, value });
+      result.set(key, value);
+    }
+    return result;
   }
 
-  private async lookUp(subject: Subject): Promise<Entity | undefined> {
+  /** The entity of each subject, by subject key: one catalog request per annotation name, one for refs. */
+  private async lookUp(subjects: Subject[]): Promise<Map<string, Entity>> {
     const credentials = await this.auth.getOwnServiceCredentials();
-    if ('entityRef' in subject) {
-      let ref: string;
-      try {
-        ref = stringifyEntityRef(
-          parseEntityRef(subject.entityRef, { defaultKind: 'component' }),
-        );
-      } catch {
-        return undefined;
+    const found = new Map<string, Entity>();
+    const refs = new Map<string, string>();
+    const byAnnotation = new Map<string, string[]>();
+    for (const subject of subjects) {
+      if ('entityRef' in subject) {
+        try {
+          refs.set(
+            stringifyEntityRef(
+              parseEntityRef(subject.entityRef, { defaultKind: 'component' }),
+            ),
+            subjectKey(subject),
+          );
+        } catch {
+          // Not an entity ref: the event stays unattributed, under what it named.
+        }
+      } else {
+        const values = byAnnotation.get(subject.annotation) ?? [];
+        values.push(subject.value);
+        byAnnotation.set(subject.annotation, values);
       }
+    }
+    if (refs.size > 0) {
       const { items } = await this.catalog.getEntitiesByRefs(
-        { entityRefs: [ref], fields: FIELDS },
+        { entityRefs: [...refs.keys()], fields: FIELDS },
         { credentials },
       );
-      return items[0] ?? undefined;
+      for (const entity of items) {
+        const key = entity && refs.get(stringifyEntityRef(entity));
+        if (entity && key) found.set(key, entity);
+      }
     }
-    const { items } = await this.catalog.getEntities(
-      {
-        filter: {
-          [`metadata.annotations.${subject.annotation}`]: subject.value,
-        },
-        fields: FIELDS,
-      },
-      { credentials },
+    // The filter travels in the query string: a few hundred values a request keep it short.
+    const requests = [...byAnnotation].flatMap(([annotation, values]) =>
+      chunks(values, 200).map(part => [annotation, part] as const),
     );
-    // A repository can hold several entities; a component is what deploys.
-    return items.find(e => e.kind.toLowerCase() === 'component') ?? items[0];
+    for (const [annotation, values] of requests) {
+      const { items } = await this.catalog.getEntities(
+        {
+          filter: { [`metadata.annotations.${annotation}`]: values },
+          fields: [...FIELDS, `metadata.annotations.${annotation}`],
+        },
+        { credentials },
+      );
+      // A repository can hold several entities; a component is what deploys.
+      const ranked = [...items].sort(
+        (a, b) => Number(b.kind === 'Component') - Number(a.kind === 'Component'),
+      );
+      for (const entity of ranked) {
+        const value = entity.metadata.annotations?.[annotation];
+        const key = value && subjectKey({ annotation, value });
+        if (key && !found.has(key)) found.set(key, entity);
+      }
+    }
+    return found;
   }
 }
 
