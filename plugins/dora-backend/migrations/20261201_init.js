@@ -75,6 +75,9 @@ exports.up = async function up(knex) {
       .comment('Derived: incident, rollback, fix or mark');
     table.bigInteger('recovered_at').nullable().comment('Derived');
     table.unique(['source', 'external_id']);
+    // What a failed deployment was restored by, found from the failed one.
+    table.index(['fix_of']);
+    table.index(['rollback_of']);
     table.index(['finished_at']);
     table.index(['entity_ref', 'finished_at']);
     table.index(['owner_ref', 'finished_at']);

@@ -421,11 +421,10 @@ async function selectByKeys(
   records: Keyed[],
 ): Promise<Map<string, any>> {
   if (records.length === 0) return new Map();
-  const rows = await tx(table).where(q => {
-    for (const record of records) {
-      q.orWhere({ source: record.source, external_id: record.externalId });
-    }
-  });
+  const rows = await tx(table).whereIn(
+    ['source', 'external_id'],
+    records.map(record => [record.source, record.externalId]),
+  );
   return new Map(
     rows.map(row => [`${row.source}\u0000${row.external_id}`, row]),
   );

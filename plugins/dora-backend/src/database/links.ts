@@ -26,13 +26,13 @@ export async function relink(
   },
 ): Promise<void> {
   const failureCandidates = new Set<number>(touched.deploymentIds);
-  for (const range of ranges) {
-    await relinkRollbacks(tx, range);
-    await relinkChanges(tx, range);
-    for (const id of await relinkIncidents(tx, range))
-      failureCandidates.add(id);
-    for (const id of await deploymentsSince(tx, range))
-      failureCandidates.add(id);
+  // A batch from CI touches many entities at once: each statement covers a few hundred of them.
+  for (const part of chunks(ranges, 300)) {
+    const r = rangesOf(part);
+    await relinkRollbacks(tx, r);
+    await relinkChanges(tx, r);
+    for (const id of await relinkIncidents(tx, r)) failureCandidates.add(id);
+    for (const id of await deploymentsSince(tx, r)) failureCandidates.add(id);
   }
   await relinkExplicitChanges(tx, touched.deploymentIds, touched.changeIds);
   for (const id of await relinkNamedIncidents(tx, touched.incidentIds)) {
@@ -44,16 +44,37 @@ export async function relink(
   await recomputeFailures(tx, [...failureCandidates]);
 }
 
+/**
+ * The ranges as a common table `r(entity_ref, from_at, to_at)`, in SQL for `WITH`, with its bindings.
+ * The casts type PostgreSQL's parameters; SQLite takes them as they are.
+ */
+interface Ranges {
+  cte: string;
+  bindings: (string | number)[];
+}
+
+function rangesOf(ranges: EntityRange[]): Ranges {
+  return {
+    cte: `r(entity_ref, from_at, to_at) AS (VALUES ${ranges
+      .map(() => '(CAST(? AS VARCHAR(255)), CAST(? AS BIGINT), CAST(? AS BIGINT))')
+      .join(', ')})`,
+    bindings: ranges.flatMap(range => [range.entityRef, range.from, range.to]),
+  };
+}
+
 /** A rollback rolled back the latest successful production deployment of its entity before it. */
-async function relinkRollbacks(tx: Knex.Transaction, range: EntityRange) {
+async function relinkRollbacks(tx: Knex.Transaction, r: Ranges) {
   await tx.raw(
-    `UPDATE dora_deployments SET rollback_of = (
+    `WITH ${r.cte}
+     UPDATE dora_deployments SET rollback_of = (
        SELECT d.id FROM dora_deployments d
        WHERE d.entity_ref = dora_deployments.entity_ref AND ${SUCCESSFUL_PRODUCTION} AND NOT d.rollback
          AND d.finished_at < dora_deployments.finished_at
        ORDER BY d.finished_at DESC, d.id DESC LIMIT 1)
-     WHERE entity_ref = ? AND rollback AND finished_at >= ?`,
-    [range.entityRef, range.from],
+     FROM r
+     WHERE r.entity_ref = dora_deployments.entity_ref AND dora_deployments.rollback
+       AND dora_deployments.finished_at >= r.from_at`,
+    r.bindings,
   );
 }
 
@@ -67,14 +88,18 @@ const FIRST_SHIPPING_DEPLOYMENT = `
  * A change no deployment named is shipped by the first successful production deployment of its entity
  * that finished after it was merged. Only changes the batch can have moved are recomputed.
  */
-async function relinkChanges(tx: Knex.Transaction, range: EntityRange) {
+async function relinkChanges(tx: Knex.Transaction, r: Ranges) {
   await tx.raw(
-    `UPDATE dora_changes SET
+    `WITH ${r.cte}
+     UPDATE dora_changes SET
        deployment_id = (${FIRST_SHIPPING_DEPLOYMENT}),
        deployed_at = (SELECT s.finished_at FROM dora_deployments s WHERE s.id = (${FIRST_SHIPPING_DEPLOYMENT}))
-     WHERE entity_ref = ? AND NOT explicit
-       AND link_at <= ? AND (deployed_at IS NULL OR deployed_at >= ? OR link_at >= ?)`,
-    [range.entityRef, range.to, range.from, range.from],
+     FROM r
+     WHERE r.entity_ref = dora_changes.entity_ref AND NOT dora_changes.explicit
+       AND dora_changes.link_at <= r.to_at
+       AND (dora_changes.deployed_at IS NULL OR dora_changes.deployed_at >= r.from_at
+            OR dora_changes.link_at >= r.from_at)`,
+    r.bindings,
   );
 }
 
@@ -89,19 +114,16 @@ async function relinkExplicitChanges(
   deploymentIds: number[],
   changeIds: number[],
 ) {
+  // The changes these deployments named before, too: a deployment whose status changed moves them.
+  const named = new Set(changeIds);
   for (const ids of chunks(deploymentIds)) {
-    await tx.raw(
-      `UPDATE dora_changes SET
-         deployment_id = (${FIRST_NAMING_DEPLOYMENT}),
-         deployed_at = (SELECT s.finished_at FROM dora_deployments s WHERE s.id = (${FIRST_NAMING_DEPLOYMENT}))
-       WHERE explicit AND id IN (
-         SELECT change_id FROM dora_deployment_changes WHERE deployment_id IN (${marks(
-           ids,
-         )}))`,
-      ids,
-    );
+    for (const id of await tx('dora_deployment_changes')
+      .whereIn('deployment_id', ids)
+      .pluck('change_id')) {
+      named.add(Number(id));
+    }
   }
-  for (const ids of chunks(changeIds)) {
+  for (const ids of chunks([...named])) {
     await tx.raw(
       `UPDATE dora_changes SET
          deployment_id = (${FIRST_NAMING_DEPLOYMENT}),
@@ -118,29 +140,42 @@ async function relinkExplicitChanges(
  */
 async function relinkIncidents(
   tx: Knex.Transaction,
-  range: EntityRange,
+  r: Ranges,
 ): Promise<number[]> {
-  const where = (q: Knex.QueryBuilder) =>
-    q
-      .where('entity_ref', range.entityRef)
-      .whereNull('deployment_source')
-      .where('detected_at', '>=', range.from);
-  const before = await where(tx('dora_incidents'))
-    .whereNotNull('deployment_id')
-    .distinct('deployment_id');
+  const linked = async () =>
+    (
+      await rows(
+        tx,
+        `WITH ${r.cte}
+         SELECT DISTINCT i.deployment_id FROM dora_incidents i JOIN r ON r.entity_ref = i.entity_ref
+         WHERE i.deployment_source IS NULL AND i.detected_at >= r.from_at AND i.deployment_id IS NOT NULL`,
+        r.bindings,
+      )
+    ).map(row => Number(row.deployment_id));
+  const before = await linked();
   await tx.raw(
-    `UPDATE dora_incidents SET deployment_id = (
+    `WITH ${r.cte}
+     UPDATE dora_incidents SET deployment_id = (
        SELECT d.id FROM dora_deployments d
        WHERE d.entity_ref = dora_incidents.entity_ref AND ${SUCCESSFUL_PRODUCTION}
          AND d.finished_at <= dora_incidents.detected_at
        ORDER BY d.finished_at DESC, d.id DESC LIMIT 1)
-     WHERE entity_ref = ? AND deployment_source IS NULL AND detected_at >= ?`,
-    [range.entityRef, range.from],
+     FROM r
+     WHERE r.entity_ref = dora_incidents.entity_ref AND dora_incidents.deployment_source IS NULL
+       AND dora_incidents.detected_at >= r.from_at`,
+    r.bindings,
   );
-  const after = await where(tx('dora_incidents'))
-    .whereNotNull('deployment_id')
-    .distinct('deployment_id');
-  return [...before, ...after].map(row => Number(row.deployment_id));
+  return [...before, ...(await linked())];
+}
+
+/** Rows of a raw query: knex.raw answers with the driver's own shape. */
+export async function rows(
+  tx: Knex | Knex.Transaction,
+  sql: string,
+  bindings: readonly (string | number)[],
+): Promise<Record<string, any>[]> {
+  const result = await tx.raw(sql, bindings);
+  return Array.isArray(result) ? result : result.rows;
 }
 
 /** Incidents whose sender named the deployment that caused them. */
@@ -202,26 +237,36 @@ async function resolveNamedFixes(
  */
 async function deploymentsSince(
   tx: Knex.Transaction,
-  range: EntityRange,
+  r: Ranges,
 ): Promise<number[]> {
-  const previous = await tx('dora_deployments')
-    .where('entity_ref', range.entityRef)
-    .where('finished_at', '<', range.from)
-    .orderBy('finished_at', 'desc')
-    .first('finished_at');
-  const since = previous ? Number(previous.finished_at) : range.from;
-  const rows = await tx('dora_deployments')
-    .where('entity_ref', range.entityRef)
-    .where('finished_at', '>=', since)
-    .select('id', 'rollback_of', 'fix_of');
-  return rows.flatMap(row =>
-    [row.id, row.rollback_of, row.fix_of].filter(id => id !== null).map(Number),
+  const found = await rows(
+    tx,
+    `WITH ${r.cte}
+     SELECT d.id, d.rollback_of, d.fix_of FROM dora_deployments d JOIN r ON r.entity_ref = d.entity_ref
+     WHERE d.finished_at >= COALESCE(
+       (SELECT MAX(p.finished_at) FROM dora_deployments p
+        WHERE p.entity_ref = r.entity_ref AND p.finished_at < r.from_at),
+       r.from_at)`,
+    r.bindings,
+  );
+  return found.flatMap(row =>
+    [row.id, row.rollback_of, row.fix_of]
+      .filter(id => id !== null)
+      .map(Number),
   );
 }
 
-const RESTORED_AT = `(
+/** The first successful deployment that fixed or rolled back `dora_deployments`; one indexed lookup each. */
+const restoredBy = (column: string) => `(
   SELECT MIN(f.finished_at) FROM dora_deployments f
-  WHERE (f.fix_of = dora_deployments.id OR f.rollback_of = dora_deployments.id) AND f.succeeded)`;
+  WHERE f.${column} = dora_deployments.id AND f.succeeded)`;
+const FIXED_AT = restoredBy('fix_of');
+const ROLLED_BACK_AT = restoredBy('rollback_of');
+const RESTORED_AT = `(CASE
+  WHEN ${FIXED_AT} IS NULL THEN ${ROLLED_BACK_AT}
+  WHEN ${ROLLED_BACK_AT} IS NULL THEN ${FIXED_AT}
+  WHEN ${FIXED_AT} < ${ROLLED_BACK_AT} THEN ${FIXED_AT}
+  ELSE ${ROLLED_BACK_AT} END)`;
 const INCIDENTS_OF =
   'FROM dora_incidents i WHERE i.deployment_id = dora_deployments.id';
 const ALL_RESOLVED_AT = `(CASE

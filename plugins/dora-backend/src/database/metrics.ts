@@ -374,7 +374,10 @@ export class MetricQueries {
         "(SELECT MIN('incident') FROM dora_incidents i WHERE i.deployment_id = d.id) AS incident_cause",
       ),
       this.knex.raw(
-        "(SELECT MIN(CASE WHEN f.rollback THEN 'rollback' ELSE 'fix' END) FROM dora_deployments f WHERE (f.fix_of = d.id OR f.rollback_of = d.id) AND f.succeeded) AS restore_cause",
+        "(SELECT MIN('fix') FROM dora_deployments f WHERE f.fix_of = d.id AND f.succeeded) AS fix_cause",
+      ),
+      this.knex.raw(
+        "(SELECT MIN('rollback') FROM dora_deployments f WHERE f.rollback_of = d.id AND f.succeeded) AS rollback_cause",
       ),
     );
   }

@@ -122,8 +122,8 @@ function optional(value: unknown) {
 function toDeploymentRow(row: any): DeploymentRow {
   const causes: FailureCause[] = [];
   if (row.incident_cause) causes.push('incident');
-  if (row.restore_cause === 'rollback') causes.push('rollback');
-  if (row.restore_cause === 'fix') causes.push('fix');
+  if (row.rollback_cause) causes.push('rollback');
+  if (row.fix_cause) causes.push('fix');
   if (Boolean(row.marked_failed)) causes.push('manual');
   return {
     id: String(row.id),

@@ -1,0 +1,170 @@
+// What the benchmarks share: a Portico backend started on fresh databases, PostgreSQL by psql, output.
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+
+export const root = resolve(import.meta.dirname, '..');
+export const pgUrl =
+  process.env.PORTICO_PG_URL ?? 'postgresql://portico:portico@127.0.0.1:5432';
+export const sleep = ms => new Promise(r => setTimeout(r, ms));
+export const seconds = ms => (ms / 1000).toFixed(1);
+export const log = message =>
+  console.log(`[${new Date().toISOString().slice(11, 19)}] ${message}`);
+
+export async function freePort() {
+  return new Promise(done => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => done(port));
+    });
+  });
+}
+
+export function psql(database, sql) {
+  return execFileSync('psql', [`${pgUrl}/${database}`, '-qtAc', sql], {
+    maxBuffer: 64 * 1024 * 1024,
+  })
+    .toString()
+    .trim();
+}
+
+export function dropDatabases(prefix) {
+  for (const name of psql(
+    'postgres',
+    `select datname from pg_database where datname like '${prefix}%'`,
+  )
+    .split('\n')
+    .filter(Boolean)) {
+    psql('postgres', `drop database "${name}" with (force)`);
+  }
+}
+
+/**
+ * Starts the backend with the production config and `config` on top, on fresh `portico_bench_<label>_*`
+ * databases; resolves once it is ready. Requests carry a static token (`backend.request`).
+ */
+export async function startBackend({ label, config, work, keepDatabases }) {
+  const port = await freePort();
+  const prefix = `portico_bench_${label}_`;
+  if (!keepDatabases) dropDatabases(prefix);
+  const token = randomBytes(24).toString('hex');
+  const configFile = join(work, `${label}.yaml`);
+  writeFileSync(
+    configFile,
+    JSON.stringify({
+      ...config,
+      backend: {
+        ...config.backend,
+        auth: {
+          externalAccess: [
+            { type: 'static', options: { token, subject: 'portico-bench' } },
+          ],
+        },
+      },
+    }),
+  );
+  const logFile = join(work, `${label}.log`);
+  const url = new URL(pgUrl);
+  // What `backstage-cli package start` runs, without its watcher: an edit to the sources during a run
+  // would restart the backend in the middle of a measurement.
+  const child = spawn(
+    process.execPath,
+    [
+      '--enable-source-maps',
+      '--require',
+      join(root, 'node_modules/@backstage/cli-node/config/nodeTransform.cjs'),
+      'src/index',
+      '--config',
+      '../../app-config.production.yaml',
+      '--config',
+      configFile,
+    ],
+    {
+      cwd: join(root, 'packages/backend'),
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        PORTICO_PORT: String(port),
+        PORTICO_BASE_URL: `http://localhost:${port}`,
+        POSTGRES_HOST: url.hostname,
+        POSTGRES_PORT: url.port || '5432',
+        POSTGRES_USER: decodeURIComponent(url.username),
+        POSTGRES_PASSWORD: decodeURIComponent(url.password),
+        POSTGRES_DATABASE_PREFIX: prefix,
+        AUTH_GITHUB_CLIENT_ID: 'portico-bench-client',
+        AUTH_GITHUB_CLIENT_SECRET: 'portico-bench-not-a-secret',
+        LOG_LEVEL: 'info',
+      },
+    },
+  );
+  const output = [];
+  const collect = chunk => {
+    output.push(chunk.toString());
+    appendFileSync(logFile, chunk);
+  };
+  child.stdout.on('data', collect);
+  child.stderr.on('data', collect);
+  const started = Date.now();
+  const base = `http://localhost:${port}`;
+  for (;;) {
+    if (child.exitCode !== null)
+      throw new Error(`backend exited; see ${logFile}`);
+    const ready = await fetch(`${base}/.backstage/health/v1/readiness`).then(
+      r => r.ok,
+      () => false,
+    );
+    if (ready) break;
+    if (Date.now() - started > 300_000)
+      throw new Error(`backend not ready after 5 min; see ${logFile}`);
+    await sleep(250);
+  }
+  const pid = execFileSync('ss', ['-Hltnp', `sport = :${port}`])
+    .toString()
+    .match(/pid=(\d+)/)[1];
+  return {
+    base,
+    started,
+    prefix,
+    logFile,
+    output: () => output.join(''),
+    request: (path, init = {}) =>
+      fetch(`${base}${path}`, {
+        ...init,
+        headers: { Authorization: `Bearer ${token}`, ...init.headers },
+      }),
+    // utime + stime of the backend alone, in clock ticks (100 per second on Linux).
+    cpuSeconds: () =>
+      readFileSync(`/proc/${pid}/stat`, 'utf8')
+        // The command name, in parentheses, may hold spaces.
+        .split(') ')[1]
+        .split(' ')
+        .slice(11, 13)
+        .reduce((sum, ticks) => sum + Number(ticks), 0) / 100,
+    peakRssMb: () =>
+      Number(
+        /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1],
+      ) / 1024,
+    stop: async () => {
+      process.kill(-child.pid, 'SIGTERM');
+      await new Promise(r => child.once('exit', r));
+    },
+  };
+}
+
+/** p50 and p95 of `runs` sequential calls of `fn`, in milliseconds, after `warmup` unmeasured ones. */
+export async function latencies(fn, { runs = 40, warmup = 3 } = {}) {
+  for (let i = 0; i < warmup; i++) await fn();
+  const times = [];
+  for (let i = 0; i < runs; i++) {
+    const started = process.hrtime.bigint();
+    await fn();
+    times.push(Number(process.hrtime.bigint() - started) / 1e6);
+  }
+  times.sort((a, b) => a - b);
+  const at = p => times[Math.min(times.length - 1, Math.floor(p * times.length))];
+  return { p50: at(0.5), p95: at(0.95) };
+}

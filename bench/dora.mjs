@@ -1,0 +1,210 @@
+// DORA benchmark: summaries answered live from a large history, the batch API's ingestion rate, and the
+// same core aggregate run by PostgreSQL alone. Run through `./portico bench dora`.
+//
+//   node bench/dora.mjs [--deployments 1000000] [--services 1000] [--days 730] [--incidents 50000]
+//                       [--sqlite-deployments 100000] [--skip-sqlite]
+//
+// The history is written straight into the DORA tables with generate_series (two changes a deployment,
+// every deployment linked), so loading takes minutes rather than the hours the API would; the API's own
+// rate is measured separately on fresh events.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  latencies,
+  log,
+  pgUrl,
+  root,
+  seconds,
+  startBackend,
+  psql,
+} from './backend.mjs';
+
+const { values: args } = parseArgs({
+  options: {
+    deployments: { type: 'string', default: '1000000' },
+    services: { type: 'string', default: '1000' },
+    days: { type: 'string', default: '730' },
+    incidents: { type: 'string', default: '50000' },
+    'sqlite-deployments': { type: 'string', default: '100000' },
+    'skip-sqlite': { type: 'boolean', default: false },
+  },
+});
+const deployments = Number(args.deployments);
+const services = Number(args.services);
+const days = Number(args.days);
+const incidents = Number(args.incidents);
+const work = mkdtempSync(join(tmpdir(), 'portico-bench-dora-'));
+const now = Date.now();
+const DAY_MS = 86_400_000;
+
+/** The rows, as SQL both databases run; `series` is how each dialect counts 1..n. */
+function historySql({ count, series }) {
+  const t = `${now} - ((i * 7919) % (${days} * 86400)) * 1000`;
+  return [
+    `INSERT INTO dora_deployments (source, external_id, entity_ref, owner_ref, system_ref, attribution_key,
+       environment, production, succeeded, finished_at, local_day, rollback, unplanned_fix, failed, recovered_at)
+     SELECT 'bench', 'd' || i, 'component:default/svc-' || (i % ${services}),
+       'group:default/team-' || (i % ${services} % 50), 'system:default/sys-' || (i % ${services} % 100),
+       'entityRef=component:default/svc-' || (i % ${services}), 'production', true, true,
+       ${t}, (${t}) / ${DAY_MS}, i % 50 = 0, i % 50 = 0 OR i % 97 = 0, i % 12 = 0,
+       CASE WHEN i % 12 = 0 THEN ${t} + (1 + i % 7) * 1800000 END
+     FROM ${series(count)}`,
+    // Two changes a deployment: first commit up to three days before it, merged up to two hours before.
+    `INSERT INTO dora_changes (source, change_key, entity_ref, owner_ref, system_ref, attribution_key,
+       first_commit_at, merged_at, link_at, deployment_id, deployed_at)
+     SELECT 'bench', 'bench:' || d.id || '-' || k.k, d.entity_ref, d.owner_ref, d.system_ref, d.attribution_key,
+       d.finished_at - (600 + (d.id * 31 + k.k * 17) % 259200) * 1000,
+       d.finished_at - (60 + (d.id * 13 + k.k) % 7200) * 1000,
+       d.finished_at - (60 + (d.id * 13 + k.k) % 7200) * 1000,
+       d.id, d.finished_at
+     FROM dora_deployments d CROSS JOIN (SELECT 1 AS k UNION ALL SELECT 2) k`,
+    `INSERT INTO dora_incidents (source, external_id, entity_ref, owner_ref, system_ref, attribution_key,
+       detected_at, resolved_at, deployment_id)
+     SELECT 'bench', 'i' || d.id, d.entity_ref, d.owner_ref, d.system_ref, d.attribution_key,
+       d.finished_at + 600000, d.recovered_at, d.id
+     FROM dora_deployments d WHERE d.failed ORDER BY d.id LIMIT ${Math.round(
+       (incidents * count) / deployments,
+     )}`,
+  ];
+}
+
+/** The figures a summary is mostly made of, as one statement each, for PostgreSQL to time alone. */
+const coreAggregate = from => [
+  `SELECT COUNT(*), SUM(CASE WHEN d.failed THEN 1 ELSE 0 END),
+     SUM(CASE WHEN d.unplanned_fix OR d.rollback OR d.fix_of IS NOT NULL THEN 1 ELSE 0 END)
+   FROM dora_deployments d WHERE d.production AND d.succeeded AND d.finished_at >= ${from} AND d.finished_at < ${now}`,
+  `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY c.deployed_at - c.first_commit_at),
+     percentile_cont(0.9) WITHIN GROUP (ORDER BY c.deployed_at - c.first_commit_at)
+   FROM dora_changes c WHERE c.deployed_at >= ${from} AND c.deployed_at < ${now}
+     AND c.deployed_at > c.first_commit_at`,
+];
+
+/** Median over runs of what psql's \timing reports for the statements together. */
+function psqlMilliseconds(database, statements, runs = 10) {
+  const script = ['\\timing on', ...Array(runs).fill(statements.join(';\n') + ';')].join('\n');
+  const out = execFileSync('psql', [`${pgUrl}/${database}`, '-qtA'], {
+    input: script,
+    maxBuffer: 64 * 1024 * 1024,
+  }).toString();
+  const times = [...out.matchAll(/Time: ([\d.]+) ms/g)].map(m => Number(m[1]));
+  const perRun = [];
+  for (let i = 0; i < runs; i++) {
+    const slice = times.slice(i * statements.length, (i + 1) * statements.length);
+    perRun.push(slice.reduce((a, b) => a + b, 0));
+  }
+  perRun.sort((a, b) => a - b);
+  return perRun[Math.floor(runs / 2)];
+}
+
+async function summaryLatencies(backend, label, query) {
+  const path = `/api/dora/summary?${new URLSearchParams({ window: '90', ...query })}`;
+  const first = await backend.request(path);
+  if (!first.ok) throw new Error(`${label}: ${first.status} ${await first.text()}`);
+  const body = await first.json();
+  const figures = await latencies(async () => {
+    const res = await backend.request(path);
+    if (!res.ok) throw new Error(`${label}: ${res.status}`);
+    await res.arrayBuffer();
+  });
+  return { ...figures, deployments: body.deploymentFrequency.deployments, changes: body.leadTime.changes };
+}
+
+const ms = value => `${value.toFixed(1)} ms`;
+
+async function ingestRate(backend) {
+  const batches = 20;
+  const size = 1000;
+  const started = Date.now();
+  const inFlight = 4;
+  let next = 0;
+  const worker = async () => {
+    while (next < batches) {
+      const b = next++;
+      const items = Array.from({ length: size }, (_, i) => ({
+        id: `api-${b}-${i}`,
+        entityRef: `component:default/svc-${(b * size + i) % services}`,
+        finishedAt: new Date(now - (b * size + i) * 1000).toISOString(),
+        commits: [{ sha: `${b}`.padStart(8, 'a') + `${i}`.padStart(32, '0'), committedAt: new Date(now - (b * size + i) * 1000 - 3_600_000).toISOString() }],
+      }));
+      const res = await backend.request('/api/dora/deployments', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ items }),
+      });
+      if (res.status !== 202) throw new Error(`ingest: ${res.status} ${await res.text()}`);
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, worker));
+  return (batches * size) / ((Date.now() - started) / 1000);
+}
+
+async function postgres() {
+  log(`PostgreSQL: ${deployments} deployments, ${2 * deployments} changes, ${incidents} incidents, ${services} services over ${days} days`);
+  const backend = await startBackend({
+    label: 'dora',
+    work,
+    config: { dora: { timeZone: 'UTC' }, catalog: { locations: [] } },
+  });
+  const database = `${backend.prefix}dora`;
+  const loadStarted = Date.now();
+  const series = n => `generate_series(1::bigint, ${n}) AS s(i)`;
+  for (const sql of historySql({ count: deployments, series })) psql(database, sql);
+  psql(database, 'ANALYZE');
+  log(`Loaded in ${seconds(Date.now() - loadStarted)}s`);
+
+  const org = await summaryLatencies(backend, 'org', {});
+  const team = await summaryLatencies(backend, 'team', { groupRef: 'group:default/team-7' });
+  const entity = await summaryLatencies(backend, 'entity', { entityRef: 'component:default/svc-42' });
+  const direct = psqlMilliseconds(database, coreAggregate(now - 90 * DAY_MS));
+  const rate = await ingestRate(backend);
+  await backend.stop();
+  return { org, team, entity, direct, rate };
+}
+
+async function sqlite() {
+  const count = Number(args['sqlite-deployments']);
+  const directory = join(work, 'sqlite');
+  mkdirSync(directory);
+  const config = {
+    backend: { database: { client: 'better-sqlite3', connection: { directory } } },
+    dora: { timeZone: 'UTC' },
+    catalog: { locations: [] },
+  };
+  log(`SQLite: ${count} deployments, ${2 * count} changes`);
+  // A first start creates the tables; the history is written while the backend is stopped.
+  let backend = await startBackend({ label: 'dora_sqlite', work, config });
+  await backend.stop();
+  const Database = createRequire(join(root, 'packages/backend/package.json'))('better-sqlite3');
+  const db = new Database(join(directory, 'dora.sqlite'));
+  const series = n =>
+    `(WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ${n}) SELECT i FROM s)`;
+  const loadStarted = Date.now();
+  for (const sql of historySql({ count, series })) db.exec(sql);
+  db.exec('ANALYZE');
+  db.close();
+  log(`Loaded in ${seconds(Date.now() - loadStarted)}s`);
+  backend = await startBackend({ label: 'dora_sqlite', work, config, keepDatabases: true });
+  const org = await summaryLatencies(backend, 'sqlite org', {});
+  await backend.stop();
+  return { count, org };
+}
+
+const pg = await postgres();
+const lite = args['skip-sqlite'] ? undefined : await sqlite();
+console.log(`
+PostgreSQL, ${deployments} deployments over ${days} days (90-day summaries through the API, ${40} runs each)
+  organisation: p50 ${ms(pg.org.p50)}, p95 ${ms(pg.org.p95)} (${pg.org.deployments} deployments, ${pg.org.changes} changes in the window)
+  team:         p50 ${ms(pg.team.p50)}, p95 ${ms(pg.team.p95)} (${pg.team.deployments} deployments)
+  entity:       p50 ${ms(pg.entity.p50)}, p95 ${ms(pg.entity.p95)} (${pg.entity.deployments} deployments)
+  core aggregate in psql alone: ${ms(pg.direct)}; organisation p50 / psql: ${(pg.org.p50 / pg.direct).toFixed(2)} (target 1.5 or less)
+  batch API: ${Math.round(pg.rate)} deployments/s, each with a commit, 1,000 a request, 4 requests at once (target 5,000)`);
+if (lite) {
+  console.log(`
+SQLite (the embedded default), ${lite.count} deployments
+  organisation, 90 days: p50 ${ms(lite.org.p50)}, p95 ${ms(lite.org.p95)} (${lite.org.deployments} deployments in the window)`);
+}
+console.log(`\nLogs and data: ${work}`);
