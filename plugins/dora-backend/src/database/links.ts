@@ -103,10 +103,6 @@ async function relinkChanges(tx: Knex.Transaction, r: Ranges) {
   );
 }
 
-const FIRST_NAMING_DEPLOYMENT = `
-  SELECT d.id FROM dora_deployment_changes l JOIN dora_deployments d ON d.id = l.deployment_id
-  WHERE l.change_id = dora_changes.id AND ${SUCCESSFUL_PRODUCTION}
-  ORDER BY d.finished_at, d.id LIMIT 1`;
 
 /** A change a deployment named is shipped by the first successful production deployment naming it. */
 async function relinkExplicitChanges(
@@ -124,11 +120,20 @@ async function relinkExplicitChanges(
     }
   }
   for (const ids of chunks([...named])) {
+    await tx('dora_changes')
+      .whereIn('id', ids)
+      .where({ explicit: true })
+      .update({ deployment_id: null, deployed_at: null });
+    // One grouped pass over the links rather than a lookup per change: the planner keeps it a join.
     await tx.raw(
-      `UPDATE dora_changes SET
-         deployment_id = (${FIRST_NAMING_DEPLOYMENT}),
-         deployed_at = (SELECT s.finished_at FROM dora_deployments s WHERE s.id = (${FIRST_NAMING_DEPLOYMENT}))
-       WHERE explicit AND id IN (${marks(ids)})`,
+      `UPDATE dora_changes SET deployment_id = f.deployment_id, deployed_at = f.finished_at
+       FROM (
+         SELECT l.change_id, d.id AS deployment_id, d.finished_at,
+           ROW_NUMBER() OVER (PARTITION BY l.change_id ORDER BY d.finished_at, d.id) AS n
+         FROM dora_deployment_changes l JOIN dora_deployments d ON d.id = l.deployment_id
+         WHERE l.change_id IN (${marks(ids)}) AND ${SUCCESSFUL_PRODUCTION}
+       ) f
+       WHERE f.n = 1 AND dora_changes.id = f.change_id AND dora_changes.explicit`,
       ids,
     );
   }
@@ -256,42 +261,49 @@ async function deploymentsSince(
   );
 }
 
-/** The first successful deployment that fixed or rolled back `dora_deployments`; one indexed lookup each. */
-const restoredBy = (column: string) => `(
-  SELECT MIN(f.finished_at) FROM dora_deployments f
-  WHERE f.${column} = dora_deployments.id AND f.succeeded)`;
-const FIXED_AT = restoredBy('fix_of');
-const ROLLED_BACK_AT = restoredBy('rollback_of');
-const RESTORED_AT = `(CASE
-  WHEN ${FIXED_AT} IS NULL THEN ${ROLLED_BACK_AT}
-  WHEN ${ROLLED_BACK_AT} IS NULL THEN ${FIXED_AT}
-  WHEN ${FIXED_AT} < ${ROLLED_BACK_AT} THEN ${FIXED_AT}
-  ELSE ${ROLLED_BACK_AT} END)`;
-const INCIDENTS_OF =
-  'FROM dora_incidents i WHERE i.deployment_id = dora_deployments.id';
-const ALL_RESOLVED_AT = `(CASE
-  WHEN EXISTS (SELECT 1 ${INCIDENTS_OF}) AND NOT EXISTS (SELECT 1 ${INCIDENTS_OF} AND i.resolved_at IS NULL)
-  THEN (SELECT MAX(i.resolved_at) ${INCIDENTS_OF}) END)`;
-
 /**
  * Failed: a person marked it, an incident is linked to it, or a successful deployment fixed or rolled it
  * back. Recovered: at the first such deployment, else when the last of its incidents was resolved.
+ * Incidents and restores are grouped once for the chunk, then joined: no lookup per deployment.
  */
 async function recomputeFailures(
   tx: Knex.Transaction,
   deploymentIds: number[],
 ) {
-  for (const ids of chunks([...new Set(deploymentIds)])) {
+  for (const ids of chunks([...new Set(deploymentIds)], 300)) {
+    const list = marks(ids);
     await tx.raw(
       `UPDATE dora_deployments SET
-         failed = (marked_failed OR EXISTS (SELECT 1 ${INCIDENTS_OF}) OR ${RESTORED_AT} IS NOT NULL),
-         recovered_at = (CASE
-           WHEN ${RESTORED_AT} IS NULL THEN ${ALL_RESOLVED_AT}
-           WHEN ${ALL_RESOLVED_AT} IS NULL THEN ${RESTORED_AT}
-           WHEN ${RESTORED_AT} < ${ALL_RESOLVED_AT} THEN ${RESTORED_AT}
-           ELSE ${ALL_RESOLVED_AT} END)
-       WHERE id IN (${marks(ids)})`,
-      ids,
+         failed = x.failed,
+         recovered_at = CASE
+           WHEN x.restored_at IS NULL THEN x.all_resolved_at
+           WHEN x.all_resolved_at IS NULL THEN x.restored_at
+           WHEN x.restored_at < x.all_resolved_at THEN x.restored_at
+           ELSE x.all_resolved_at END
+       FROM (
+         SELECT d.id,
+           (d.marked_failed OR inc.n IS NOT NULL OR res.restored_at IS NOT NULL) AS failed,
+           res.restored_at,
+           CASE WHEN inc.n = inc.resolved THEN inc.last_resolved_at END AS all_resolved_at
+         FROM dora_deployments d
+         LEFT JOIN (
+           SELECT deployment_id, COUNT(*) AS n, COUNT(resolved_at) AS resolved,
+             MAX(resolved_at) AS last_resolved_at
+           FROM dora_incidents WHERE deployment_id IN (${list}) GROUP BY deployment_id
+         ) inc ON inc.deployment_id = d.id
+         LEFT JOIN (
+           SELECT target, MIN(finished_at) AS restored_at FROM (
+             SELECT fix_of AS target, finished_at FROM dora_deployments
+             WHERE fix_of IN (${list}) AND succeeded
+             UNION ALL
+             SELECT rollback_of, finished_at FROM dora_deployments
+             WHERE rollback_of IN (${list}) AND succeeded
+           ) t GROUP BY target
+         ) res ON res.target = d.id
+         WHERE d.id IN (${list})
+       ) x
+       WHERE dora_deployments.id = x.id`,
+      [...ids, ...ids, ...ids, ...ids],
     );
   }
 }
