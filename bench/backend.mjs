@@ -165,6 +165,7 @@ export async function latencies(fn, { runs = 40, warmup = 3 } = {}) {
     times.push(Number(process.hrtime.bigint() - started) / 1e6);
   }
   times.sort((a, b) => a - b);
-  const at = p => times[Math.min(times.length - 1, Math.floor(p * times.length))];
+  const at = p =>
+    times[Math.min(times.length - 1, Math.floor(p * times.length))];
   return { p50: at(0.5), p95: at(0.95) };
 }

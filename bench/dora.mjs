@@ -85,7 +85,10 @@ const coreAggregate = from => [
 
 /** Median over runs of what psql's \timing reports for the statements together. */
 function psqlMilliseconds(database, statements, runs = 10) {
-  const script = ['\\timing on', ...Array(runs).fill(statements.join(';\n') + ';')].join('\n');
+  const script = [
+    '\\timing on',
+    ...Array(runs).fill(statements.join(';\n') + ';'),
+  ].join('\n');
   const out = execFileSync('psql', [`${pgUrl}/${database}`, '-qtA'], {
     input: script,
     maxBuffer: 64 * 1024 * 1024,
@@ -93,7 +96,10 @@ function psqlMilliseconds(database, statements, runs = 10) {
   const times = [...out.matchAll(/Time: ([\d.]+) ms/g)].map(m => Number(m[1]));
   const perRun = [];
   for (let i = 0; i < runs; i++) {
-    const slice = times.slice(i * statements.length, (i + 1) * statements.length);
+    const slice = times.slice(
+      i * statements.length,
+      (i + 1) * statements.length,
+    );
     perRun.push(slice.reduce((a, b) => a + b, 0));
   }
   perRun.sort((a, b) => a - b);
@@ -101,16 +107,24 @@ function psqlMilliseconds(database, statements, runs = 10) {
 }
 
 async function summaryLatencies(backend, label, query) {
-  const path = `/api/dora/summary?${new URLSearchParams({ window: '90', ...query })}`;
+  const path = `/api/dora/summary?${new URLSearchParams({
+    window: '90',
+    ...query,
+  })}`;
   const first = await backend.request(path);
-  if (!first.ok) throw new Error(`${label}: ${first.status} ${await first.text()}`);
+  if (!first.ok)
+    throw new Error(`${label}: ${first.status} ${await first.text()}`);
   const body = await first.json();
   const figures = await latencies(async () => {
     const res = await backend.request(path);
     if (!res.ok) throw new Error(`${label}: ${res.status}`);
     await res.arrayBuffer();
   });
-  return { ...figures, deployments: body.deploymentFrequency.deployments, changes: body.leadTime.changes };
+  return {
+    ...figures,
+    deployments: body.deploymentFrequency.deployments,
+    changes: body.leadTime.changes,
+  };
 }
 
 const ms = value => `${value.toFixed(1)} ms`;
@@ -128,14 +142,22 @@ async function ingestRate(backend) {
         id: `api-${b}-${i}`,
         entityRef: `component:default/svc-${(b * size + i) % services}`,
         finishedAt: new Date(now - (b * size + i) * 1000).toISOString(),
-        commits: [{ sha: `${b}`.padStart(8, 'a') + `${i}`.padStart(32, '0'), committedAt: new Date(now - (b * size + i) * 1000 - 3_600_000).toISOString() }],
+        commits: [
+          {
+            sha: `${b}`.padStart(8, 'a') + `${i}`.padStart(32, '0'),
+            committedAt: new Date(
+              now - (b * size + i) * 1000 - 3_600_000,
+            ).toISOString(),
+          },
+        ],
       }));
       const res = await backend.request('/api/dora/deployments', {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
         body: JSON.stringify({ items }),
       });
-      if (res.status !== 202) throw new Error(`ingest: ${res.status} ${await res.text()}`);
+      if (res.status !== 202)
+        throw new Error(`ingest: ${res.status} ${await res.text()}`);
     }
   };
   await Promise.all(Array.from({ length: inFlight }, worker));
@@ -143,7 +165,11 @@ async function ingestRate(backend) {
 }
 
 async function postgres() {
-  log(`PostgreSQL: ${deployments} deployments, ${2 * deployments} changes, ${incidents} incidents, ${services} services over ${days} days`);
+  log(
+    `PostgreSQL: ${deployments} deployments, ${
+      2 * deployments
+    } changes, ${incidents} incidents, ${services} services over ${days} days`,
+  );
   const backend = await startBackend({
     label: 'dora',
     work,
@@ -152,13 +178,18 @@ async function postgres() {
   const database = `${backend.prefix}dora`;
   const loadStarted = Date.now();
   const series = n => `generate_series(1::bigint, ${n}) AS s(i)`;
-  for (const sql of historySql({ count: deployments, series })) psql(database, sql);
+  for (const sql of historySql({ count: deployments, series }))
+    psql(database, sql);
   psql(database, 'ANALYZE');
   log(`Loaded in ${seconds(Date.now() - loadStarted)}s`);
 
   const org = await summaryLatencies(backend, 'org', {});
-  const team = await summaryLatencies(backend, 'team', { groupRef: 'group:default/team-7' });
-  const entity = await summaryLatencies(backend, 'entity', { entityRef: 'component:default/svc-42' });
+  const team = await summaryLatencies(backend, 'team', {
+    groupRef: 'group:default/team-7',
+  });
+  const entity = await summaryLatencies(backend, 'entity', {
+    entityRef: 'component:default/svc-42',
+  });
   const direct = psqlMilliseconds(database, coreAggregate(now - 90 * DAY_MS));
   const rate = await ingestRate(backend);
   await backend.stop();
@@ -170,7 +201,9 @@ async function sqlite() {
   const directory = join(work, 'sqlite');
   mkdirSync(directory);
   const config = {
-    backend: { database: { client: 'better-sqlite3', connection: { directory } } },
+    backend: {
+      database: { client: 'better-sqlite3', connection: { directory } },
+    },
     dora: { timeZone: 'UTC' },
     catalog: { locations: [] },
   };
@@ -178,7 +211,9 @@ async function sqlite() {
   // A first start creates the tables; the history is written while the backend is stopped.
   let backend = await startBackend({ label: 'dora_sqlite', work, config });
   await backend.stop();
-  const Database = createRequire(join(root, 'packages/backend/package.json'))('better-sqlite3');
+  const Database = createRequire(join(root, 'packages/backend/package.json'))(
+    'better-sqlite3',
+  );
   const db = new Database(join(directory, 'dora.sqlite'));
   const series = n =>
     `(WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ${n}) SELECT i FROM s)`;
@@ -187,7 +222,12 @@ async function sqlite() {
   db.exec('ANALYZE');
   db.close();
   log(`Loaded in ${seconds(Date.now() - loadStarted)}s`);
-  backend = await startBackend({ label: 'dora_sqlite', work, config, keepDatabases: true });
+  backend = await startBackend({
+    label: 'dora_sqlite',
+    work,
+    config,
+    keepDatabases: true,
+  });
   const org = await summaryLatencies(backend, 'sqlite org', {});
   await backend.stop();
   return { count, org };
@@ -197,14 +237,26 @@ const pg = await postgres();
 const lite = args['skip-sqlite'] ? undefined : await sqlite();
 console.log(`
 PostgreSQL, ${deployments} deployments over ${days} days (90-day summaries through the API, ${40} runs each)
-  organisation: p50 ${ms(pg.org.p50)}, p95 ${ms(pg.org.p95)} (${pg.org.deployments} deployments, ${pg.org.changes} changes in the window)
-  team:         p50 ${ms(pg.team.p50)}, p95 ${ms(pg.team.p95)} (${pg.team.deployments} deployments)
-  entity:       p50 ${ms(pg.entity.p50)}, p95 ${ms(pg.entity.p95)} (${pg.entity.deployments} deployments)
-  core aggregate in psql alone: ${ms(pg.direct)}; organisation p50 / psql: ${(pg.org.p50 / pg.direct).toFixed(2)} (target 1.5 or less)
-  batch API: ${Math.round(pg.rate)} deployments/s, each with a commit, 1,000 a request, 4 requests at once (target 5,000)`);
+  organisation: p50 ${ms(pg.org.p50)}, p95 ${ms(pg.org.p95)} (${
+  pg.org.deployments
+} deployments, ${pg.org.changes} changes in the window)
+  team:         p50 ${ms(pg.team.p50)}, p95 ${ms(pg.team.p95)} (${
+  pg.team.deployments
+} deployments)
+  entity:       p50 ${ms(pg.entity.p50)}, p95 ${ms(pg.entity.p95)} (${
+  pg.entity.deployments
+} deployments)
+  core aggregate in psql alone: ${ms(pg.direct)}; organisation p50 / psql: ${(
+  pg.org.p50 / pg.direct
+).toFixed(2)} (target 1.5 or less)
+  batch API: ${Math.round(
+    pg.rate,
+  )} deployments/s, each with a commit, 1,000 a request, 4 requests at once (target 5,000)`);
 if (lite) {
   console.log(`
 SQLite (the embedded default), ${lite.count} deployments
-  organisation, 90 days: p50 ${ms(lite.org.p50)}, p95 ${ms(lite.org.p95)} (${lite.org.deployments} deployments in the window)`);
+  organisation, 90 days: p50 ${ms(lite.org.p50)}, p95 ${ms(lite.org.p95)} (${
+    lite.org.deployments
+  } deployments in the window)`);
 }
 console.log(`\nLogs and data: ${work}`);

@@ -56,7 +56,9 @@ interface Ranges {
 function rangesOf(ranges: EntityRange[]): Ranges {
   return {
     cte: `r(entity_ref, from_at, to_at) AS (VALUES ${ranges
-      .map(() => '(CAST(? AS VARCHAR(255)), CAST(? AS BIGINT), CAST(? AS BIGINT))')
+      .map(
+        () => '(CAST(? AS VARCHAR(255)), CAST(? AS BIGINT), CAST(? AS BIGINT))',
+      )
       .join(', ')})`,
     bindings: ranges.flatMap(range => [range.entityRef, range.from, range.to]),
   };
@@ -103,7 +105,6 @@ async function relinkChanges(tx: Knex.Transaction, r: Ranges) {
   );
 }
 
-
 /** A change a deployment named is shipped by the first successful production deployment naming it. */
 async function relinkExplicitChanges(
   tx: Knex.Transaction,
@@ -149,7 +150,7 @@ async function relinkIncidents(
 ): Promise<number[]> {
   const linked = async () =>
     (
-      await rows(
+      await rawRows(
         tx,
         `WITH ${r.cte}
          SELECT DISTINCT i.deployment_id FROM dora_incidents i JOIN r ON r.entity_ref = i.entity_ref
@@ -174,7 +175,7 @@ async function relinkIncidents(
 }
 
 /** Rows of a raw query: knex.raw answers with the driver's own shape. */
-export async function rows(
+export async function rawRows(
   tx: Knex | Knex.Transaction,
   sql: string,
   bindings: readonly (string | number)[],
@@ -244,7 +245,7 @@ async function deploymentsSince(
   tx: Knex.Transaction,
   r: Ranges,
 ): Promise<number[]> {
-  const found = await rows(
+  const found = await rawRows(
     tx,
     `WITH ${r.cte}
      SELECT d.id, d.rollback_of, d.fix_of FROM dora_deployments d JOIN r ON r.entity_ref = d.entity_ref
@@ -255,9 +256,7 @@ async function deploymentsSince(
     r.bindings,
   );
   return found.flatMap(row =>
-    [row.id, row.rollback_of, row.fix_of]
-      .filter(id => id !== null)
-      .map(Number),
+    [row.id, row.rollback_of, row.fix_of].filter(id => id !== null).map(Number),
   );
 }
 

@@ -1,4 +1,5 @@
 import { Knex } from 'knex';
+import { rawRows } from './links';
 
 /** Which rows a figure covers; every field set narrows it, none is the organisation. */
 export interface ScopeFilter {
@@ -88,7 +89,7 @@ export class MetricQueries {
         .where('c.deployed_at', '>=', window.from)
         .where('c.deployed_at', '<', window.to);
 
-    const [totals] = await deployments().select(
+    const totalsQuery = deployments().select(
       this.knex.raw('COUNT(*) AS deployments'),
       this.knex.raw('SUM(CASE WHEN d.failed THEN 1 ELSE 0 END) AS failed'),
       this.knex.raw(
@@ -128,14 +129,14 @@ export class MetricQueries {
       return counts;
     };
 
-    const [leadCounts] = await changes()
+    const leadCountsQuery = changes()
       .whereNotNull('c.first_commit_at')
       .select(
         this.knex.raw(
           'SUM(CASE WHEN c.deployed_at - c.first_commit_at <= 0 THEN 1 ELSE 0 END) AS dropped',
         ),
       );
-    const leadTime = await this.percentiles(
+    const leadTimeQuery = this.percentiles(
       changes()
         .whereNotNull('c.first_commit_at')
         .whereRaw('c.deployed_at > c.first_commit_at')
@@ -144,7 +145,7 @@ export class MetricQueries {
           this.knex.raw('c.deployed_at - c.first_commit_at AS v'),
         ),
     );
-    const mergeToDeploy = await this.percentiles(
+    const mergeToDeployQuery = this.percentiles(
       changes()
         .whereNotNull('c.merged_at')
         .whereRaw('c.deployed_at > c.merged_at')
@@ -153,7 +154,7 @@ export class MetricQueries {
           this.knex.raw('c.deployed_at - c.merged_at AS v'),
         ),
     );
-    const recovery = await this.percentiles(
+    const recoveryQuery = this.percentiles(
       deployments()
         .whereRaw('d.failed')
         .whereNotNull('d.recovered_at')
@@ -163,11 +164,7 @@ export class MetricQueries {
         ),
     );
 
-    const [incidents] = await scoped(
-      this.knex('dora_incidents as i'),
-      filter,
-      'i',
-    )
+    const incidentsQuery = scoped(this.knex('dora_incidents as i'), filter, 'i')
       .where('i.detected_at', '>=', window.from)
       .where('i.detected_at', '<', window.to)
       .select(
@@ -175,23 +172,47 @@ export class MetricQueries {
         this.knex.raw('COUNT(i.deployment_id) AS linked'),
       );
 
+    // Independent statements: PostgreSQL runs them side by side on the pool's connections.
+    const [
+      [totals],
+      [leadCounts],
+      leadTime,
+      mergeToDeploy,
+      recovery,
+      [incidents],
+      deployDaysPerWeek,
+      deployDaysPerMonth,
+      unattributedEvents,
+      weeks,
+    ] = await Promise.all([
+      totalsQuery,
+      leadCountsQuery,
+      leadTimeQuery,
+      mergeToDeployQuery,
+      recoveryQuery,
+      incidentsQuery,
+      perPeriod(7),
+      perPeriod(30),
+      this.unattributedCount(window),
+      this.weeks(filter, window),
+    ]);
     return {
       deployments: Number(totals.deployments),
       failed: Number(totals.failed ?? 0),
       recovered: Number(totals.recovered ?? 0),
       unplannedFixes: Number(totals.unplanned ?? 0),
       deploymentsWithChanges: Number(totals.with_changes ?? 0),
-      deployDaysPerWeek: await perPeriod(7),
-      deployDaysPerMonth: await perPeriod(30),
+      deployDaysPerWeek,
+      deployDaysPerMonth,
       leadTime: toSeconds(leadTime.get(0)),
       mergeToDeploy: toSeconds(mergeToDeploy.get(0)),
       droppedNonPositive: Number(leadCounts?.dropped ?? 0),
       recovery: toSeconds(recovery.get(0)),
       incidents: Number(incidents.incidents),
       incidentsLinked: Number(incidents.linked),
-      unattributedEvents: await this.unattributedCount(window),
+      unattributedEvents,
       includesDemoData: Number(totals.demo ?? 0) > 0,
-      weeks: await this.weeks(filter, window),
+      weeks,
     };
   }
 
@@ -208,7 +229,7 @@ export class MetricQueries {
         .whereRaw(SHIPPED)
         .where('d.finished_at', '>=', window.from)
         .where('d.finished_at', '<', window.to);
-    const counts: Record<string, unknown>[] = await deployments()
+    const countsQuery = deployments()
       .select(
         this.knex.raw('(d.local_day + 3) / 7 AS week'),
         this.knex.raw('COUNT(*) AS deployments'),
@@ -218,7 +239,7 @@ export class MetricQueries {
         ),
       )
       .groupByRaw('(d.local_day + 3) / 7');
-    const leadTimes = await this.percentiles(
+    const leadTimesQuery = this.percentiles(
       scoped(this.knex('dora_changes as c'), filter, 'c')
         .join('dora_deployments as d', 'd.id', 'c.deployment_id')
         .where('c.deployed_at', '>=', window.from)
@@ -230,7 +251,7 @@ export class MetricQueries {
           this.knex.raw('c.deployed_at - c.first_commit_at AS v'),
         ),
     );
-    const recoveries = await this.percentiles(
+    const recoveriesQuery = this.percentiles(
       deployments()
         .whereRaw('d.failed')
         .whereNotNull('d.recovered_at')
@@ -239,6 +260,11 @@ export class MetricQueries {
           this.knex.raw('d.recovered_at - d.finished_at AS v'),
         ),
     );
+    const [counts, leadTimes, recoveries] = await Promise.all([
+      countsQuery as Promise<Record<string, unknown>[]>,
+      leadTimesQuery,
+      recoveriesQuery,
+    ]);
     const byWeek = new Map(counts.map(row => [Number(row.week), row]));
     const result: WeekFigures[] = [];
     for (let w = first; w <= last; w++) {
@@ -264,11 +290,12 @@ export class MetricQueries {
         .count({ n: '*' });
       return Number(row.n);
     };
-    return (
-      (await count('dora_deployments', 'finished_at')) +
-      (await count('dora_changes', 'link_at')) +
-      (await count('dora_incidents', 'detected_at'))
-    );
+    const counts = await Promise.all([
+      count('dora_deployments', 'finished_at'),
+      count('dora_changes', 'link_at'),
+      count('dora_incidents', 'detected_at'),
+    ]);
+    return counts.reduce((sum, n) => sum + n, 0);
   }
 
   /**
@@ -402,15 +429,16 @@ export class MetricQueries {
     const part = (kind: string, table: string, column: string) =>
       `SELECT '${kind}' AS kind, source, attribution_key, COUNT(*) AS events, MAX(${column}) AS last_seen_at
        FROM ${table} WHERE entity_ref IS NULL GROUP BY source, attribution_key`;
-    const result = await this.knex.raw(
+    // Rows of the three tables' groups together, most frequent first.
+    return (await rawRows(
+      this.knex,
       `SELECT * FROM (
          ${part('deployment', 'dora_deployments', 'finished_at')}
          UNION ALL ${part('change', 'dora_changes', 'link_at')}
          UNION ALL ${part('incident', 'dora_incidents', 'detected_at')}
        ) u ORDER BY events DESC, attribution_key LIMIT 200`,
-    );
-    // knex.raw answers with the driver's own shape: rows on PostgreSQL, an array on SQLite.
-    return (Array.isArray(result) ? result : result.rows) as {
+      [],
+    )) as {
       kind: 'deployment' | 'change' | 'incident';
       source: string;
       attribution_key: string;

@@ -35,7 +35,10 @@ const CACHE_LIMIT = 50_000;
  * answers (misses too) are cached for a minute: a burst of deliveries for one repository asks once.
  */
 export class CatalogAttributor {
-  private readonly cache = new Map<string, { at: number; value: Attribution }>();
+  private readonly cache = new Map<
+    string,
+    { at: number; value: Attribution }
+  >();
 
   constructor(
     private readonly catalog: CatalogService,
@@ -61,7 +64,9 @@ export class CatalogAttributor {
     }
     for (const key of missing.keys()) {
       const entity = found.get(key);
-      const value: Attribution = entity ? { key, ...describe(entity) } : { key };
+      const value: Attribution = entity
+        ? { key, ...describe(entity) }
+        : { key };
       this.cache.set(key, { at: now, value });
       result.set(key, value);
     }
@@ -116,7 +121,8 @@ export class CatalogAttributor {
       );
       // A repository can hold several entities; a component is what deploys.
       const ranked = [...items].sort(
-        (a, b) => Number(b.kind === 'Component') - Number(a.kind === 'Component'),
+        (a, b) =>
+          Number(b.kind === 'Component') - Number(a.kind === 'Component'),
       );
       for (const entity of ranked) {
         const value = entity.metadata.annotations?.[annotation];
