@@ -204,7 +204,7 @@ export class DatabaseDoraStore implements DoraStore {
     // Of two deliveries of one deployment, the later status wins: an older one arriving late changes nothing.
     const latest = new Map<string, DeploymentRecord>();
     for (const record of records) {
-      const key = `${record.source}\u0000${record.externalId}`;
+      const key = keyOf(record);
       const seen = latest.get(key);
       if (!seen || seen.finishedAt <= record.finishedAt)
         latest.set(key, record);
@@ -224,7 +224,7 @@ export class DatabaseDoraStore implements DoraStore {
           environment: record.environment,
           production: record.production,
           succeeded: record.succeeded,
-          finished_at: record.finishedAt,
+          finished_at: Math.round(record.finishedAt),
           local_day: localDay(record.finishedAt, this.timeZone),
           commit_sha: record.commitSha ?? null,
           url: record.url ?? null,
@@ -485,7 +485,9 @@ function toChangeRow(
   key: string,
   record: ChangeRecord & { explicit?: boolean },
 ): ChangeRow {
-  const linkAt = record.mergedAt ?? record.firstCommitAt;
+  const ms = (value?: number) =>
+    value === undefined ? undefined : Math.round(value);
+  const linkAt = ms(record.mergedAt ?? record.firstCommitAt);
   if (linkAt === undefined) {
     throw new Error(`change ${key} has neither a commit nor a merge time`);
   }
@@ -494,8 +496,9 @@ function toChangeRow(
     change_key: key,
     ...attributionColumns(record),
     sha: record.sha?.toLowerCase() ?? null,
-    first_commit_at: record.firstCommitAt ?? null,
-    merged_at: record.mergedAt ?? null,
+    // Columns hold whole milliseconds.
+    first_commit_at: ms(record.firstCommitAt) ?? null,
+    merged_at: ms(record.mergedAt) ?? null,
     link_at: linkAt,
     explicit: record.explicit ?? false,
   };
@@ -565,7 +568,9 @@ interface IncidentRow {
 }
 
 function toIncidentRow(record: IncidentRecord): IncidentRow {
-  const detectedAt = record.detectedAt ?? record.resolvedAt;
+  const rawDetectedAt = record.detectedAt ?? record.resolvedAt;
+  const detectedAt =
+    rawDetectedAt === undefined ? undefined : Math.round(rawDetectedAt);
   if (detectedAt === undefined) {
     throw new Error(`incident ${record.externalId} has no time`);
   }
@@ -576,7 +581,8 @@ function toIncidentRow(record: IncidentRecord): IncidentRow {
     title: record.title ?? null,
     url: record.url ?? null,
     detected_at: detectedAt,
-    resolved_at: record.resolvedAt ?? null,
+    resolved_at:
+      record.resolvedAt === undefined ? null : Math.round(record.resolvedAt),
     deployment_source: record.cause?.source ?? null,
     deployment_external_id: record.cause?.externalId ?? null,
   };

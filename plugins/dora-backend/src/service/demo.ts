@@ -85,12 +85,12 @@ export function demoHistory(
     const count = Math.floor(profile.deploysPerDay * 2 * next());
     for (let n = 0; n < count; n++) {
       const id = `demo-${entity}-${day}-${n}`;
-      const finishedAt = day * DAY_MS + (9 + 8 * next()) * HOUR_MS;
+      const finishedAt = Math.round(day * DAY_MS + (9 + 8 * next()) * HOUR_MS);
       if (finishedAt > Date.now()) break;
       const commits = 1 + Math.floor(next() * 4);
       for (let c = 0; c < commits; c++) {
         const lead = profile.leadTimeHours * improvement * (0.2 + 1.6 * next());
-        const firstCommitAt = finishedAt - lead * HOUR_MS;
+        const firstCommitAt = Math.round(finishedAt - lead * HOUR_MS);
         changes.push({
           source: 'demo',
           externalId: `${id}-c${c}`,
@@ -113,8 +113,10 @@ export function demoHistory(
         demo: true,
       });
       if (next() < profile.failureRate * improvement) {
-        const detectedAt = finishedAt + (0.1 + next()) * HOUR_MS;
-        const recovery = profile.recoveryHours * (0.3 + 1.4 * next()) * HOUR_MS;
+        const detectedAt = Math.round(finishedAt + (0.1 + next()) * HOUR_MS);
+        const recovery = Math.round(
+          profile.recoveryHours * (0.3 + 1.4 * next()) * HOUR_MS,
+        );
         incidents.push({
           source: 'demo',
           externalId: `${id}-incident`,
@@ -136,7 +138,7 @@ export function demoHistory(
             environment: 'production',
             production: true,
             succeeded: true,
-            finishedAt: detectedAt + recovery * 0.9,
+            finishedAt: Math.round(detectedAt + recovery * 0.9),
             rollback: next() < 0.5,
             unplannedFix: true,
             demo: true,
