@@ -5,7 +5,8 @@
 //
 // Prints the seconds until every entity is returned by the catalog API, entities per second, when the catalog
 // had them inserted, processed and stitched, where the provider's time went, the time of an unchanged re-sync,
-// the time to pick up a change, peak backend RSS, and the ratio against stock.
+// the time to pick up a change, the backend's CPU seconds until all were queryable, peak backend RSS, and the
+// ratios against stock.
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
@@ -227,6 +228,16 @@ async function startBackend(label, catalog) {
     started,
     catalogDb: `${prefix}catalog`,
     output: () => output.join(''),
+    exited: () => child.exitCode !== null,
+    // utime + stime of the backend alone, in clock ticks (100 per second on Linux): whether the wait is
+    // the backend's own work (CPU seconds close to the wall time on its single main thread) or waiting.
+    cpuSeconds: () =>
+      readFileSync(`/proc/${pid}/stat`, 'utf8')
+        // The command name, in parentheses, may hold spaces.
+        .split(') ')[1]
+        .split(' ')
+        .slice(11, 13)
+        .reduce((sum, ticks) => sum + Number(ticks), 0) / 100,
     peakRssMb: () =>
       Number(
         /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1],
@@ -270,6 +281,7 @@ async function awaitIngest(backend) {
     }
     if ((await countQueryable(backend)) >= total) {
       reached.queryable = Date.now() - backend.started;
+      reached.cpuSeconds = backend.cpuSeconds();
       return reached;
     }
     if (elapsed > 1_800_000)
@@ -291,10 +303,11 @@ async function awaitDescription(backend, name, description, since, limitMs) {
   }
 }
 
-/** Triggers the provider's sync and waits for its summary line in the log. */
 /** The `index`-th (0-based) sync summary line of the backend's log, once it is there. */
 async function syncLine(backend, index) {
   for (;;) {
+    // Otherwise a failed run would poll for ever and the bench would not exit.
+    if (backend.exited()) throw new Error('backend exited');
     const parts = backend.output().split('Synced ');
     if (parts.length > index + 1) {
       return `Synced ${parts[index + 1].split(/\n|\u001b/)[0].trim()}`;
@@ -450,6 +463,11 @@ function printRun(label, run) {
       r.stitched ?? NaN,
     )} s`,
   );
+  console.log(
+    `  backend CPU until then: ${r.cpuSeconds.toFixed(1)} s (${Math.round(
+      (100 * r.cpuSeconds) / (r.queryable / 1000),
+    )} % of one core over the wall time)`,
+  );
   console.log(`  peak backend RSS: ${Math.round(run.rss)} MB`);
 }
 
@@ -497,6 +515,11 @@ try {
     console.log(
       `  time until all queryable: ${(
         portico.reached.queryable / stock.reached.queryable
+      ).toFixed(2)}`,
+    );
+    console.log(
+      `  backend CPU until then: ${(
+        portico.reached.cpuSeconds / stock.reached.cpuSeconds
       ).toFixed(2)}`,
     );
     console.log(`  peak RSS: ${(portico.rss / stock.rss).toFixed(2)}`);

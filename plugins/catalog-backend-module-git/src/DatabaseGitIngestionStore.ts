@@ -29,6 +29,15 @@ export interface RepositoryStatus {
   missingSince?: Date;
 }
 
+/** A complete, successful read of a repository's commit, to be stored. */
+export interface RepositorySync {
+  url: string;
+  synced: { commit: string; branch: string; settings: string };
+  files: StoredFile[];
+  /** Nothing is stored for the repository yet: there is nothing to replace. */
+  first?: boolean;
+}
+
 /** Where an entity ref is defined: a file of a repository. */
 export interface RefClaim {
   entityRef: string;
@@ -61,17 +70,10 @@ export interface GitIngestionStore {
     url?: string,
   ): Promise<(StoredFile & { url: string })[]>;
   /**
-   * Replaces the files of a repository, and the refs it defines, after a complete, successful read of
-   * `commit`.
+   * Replaces the files of repositories, and the refs they define, after a complete, successful read of
+   * each one's commit. One transaction for all: a batch costs a few statements, not a few per repository.
    */
-  saveSync(
-    providerId: string,
-    url: string,
-    synced: { commit: string; branch: string; settings: string },
-    files: StoredFile[],
-    /** Nothing is stored for the repository yet: there is nothing to replace. */
-    options?: { first?: boolean },
-  ): Promise<void>;
+  saveSyncs(providerId: string, syncs: RepositorySync[]): Promise<void>;
   /**
    * Records that the repository could not be read; what was ingested from it stays. With `resync`, its
    * commit is forgotten so that the next sync reads it again.
@@ -155,35 +157,34 @@ export class DatabaseGitIngestionStore implements GitIngestionStore {
     }));
   }
 
-  async saveSync(
-    providerId: string,
-    url: string,
-    synced: { commit: string; branch: string; settings: string },
-    files: StoredFile[],
-    options: { first?: boolean } = {},
-  ): Promise<void> {
+  async saveSyncs(providerId: string, syncs: RepositorySync[]): Promise<void> {
     const now = new Date();
+    const replaced = syncs.filter(sync => !sync.first).map(sync => sync.url);
     await this.db.transaction(async tx => {
-      if (!options.first) {
+      for (const urls of chunk(replaced, 500)) {
         await tx('portico_git_files')
-          .where({ provider_id: providerId, url })
+          .where({ provider_id: providerId })
+          .whereIn('url', urls)
           .delete();
       }
-      for (const some of chunk(files, 100)) {
-        await tx('portico_git_files').insert(
-          some.map(file => ({
-            provider_id: providerId,
-            url,
-            path: file.path,
-            blob: file.blob,
-            dependencies: JSON.stringify(file.dependencies),
-            entities: JSON.stringify(file.entities),
-            errors: JSON.stringify(file.errors),
-          })),
-        );
+      const files = syncs.flatMap(({ url, files: read }) =>
+        read.map(file => ({
+          provider_id: providerId,
+          url,
+          path: file.path,
+          blob: file.blob,
+          dependencies: JSON.stringify(file.dependencies),
+          entities: JSON.stringify(file.entities),
+          errors: JSON.stringify(file.errors),
+        })),
+      );
+      for (const rows of chunk(files, 100)) {
+        await tx('portico_git_files').insert(rows);
       }
-      await this.replaceClaims(tx, providerId, url, files, now, options);
-      await this.upsertRepository(tx, providerId, url, {
+      await this.replaceClaims(tx, providerId, syncs, replaced, now);
+      const repositories = syncs.map(({ url, synced }) => ({
+        provider_id: providerId,
+        url,
         synced_commit: synced.commit,
         synced_branch: synced.branch,
         synced_settings: synced.settings,
@@ -191,61 +192,84 @@ export class DatabaseGitIngestionStore implements GitIngestionStore {
         last_attempt_at: now,
         last_error: null,
         missing_since: null,
-      });
+      }));
+      for (const rows of chunk(repositories, 100)) {
+        await tx('portico_git_repositories')
+          .insert(rows)
+          .onConflict(['provider_id', 'url'])
+          .merge(
+            Object.keys(rows[0]).filter(
+              c => c !== 'provider_id' && c !== 'url',
+            ),
+          );
+      }
     });
   }
 
-  /** Keeps the claim time of refs the repository still defines: the earliest claim owns a ref. */
+  /**
+   * Keeps the claim time of refs a repository still defines: the earliest claim owns a ref (repositories
+   * saved together claim at the same time, and then the URL decides).
+   */
   private async replaceClaims(
     tx: Knex.Transaction,
     providerId: string,
-    url: string,
-    files: StoredFile[],
+    syncs: RepositorySync[],
+    replaced: string[],
     now: Date,
-    options: { first?: boolean },
   ) {
-    const claims = new Map<string, string>();
-    for (const file of files) {
-      for (const entity of file.entities) {
-        const ref = stringifyEntityRef(entity);
-        if (!claims.has(ref)) claims.set(ref, file.path);
+    const existing = new Map<string, { entity_ref: string; path: string }[]>();
+    for (const urls of chunk(replaced, 500)) {
+      const rows = await tx('portico_git_entity_refs')
+        .where({ provider_id: providerId })
+        .whereIn('url', urls)
+        .select('url', 'entity_ref', 'path');
+      for (const row of rows) {
+        existing.set(row.url, [...(existing.get(row.url) ?? []), row]);
       }
     }
-    const existing: { entity_ref: string; path: string }[] = options.first
-      ? []
-      : await tx('portico_git_entity_refs')
+    const added = [];
+    for (const { url, files } of syncs) {
+      const claims = new Map<string, string>();
+      for (const file of files) {
+        for (const entity of file.entities) {
+          const ref = stringifyEntityRef(entity);
+          if (!claims.has(ref)) claims.set(ref, file.path);
+        }
+      }
+      const rows = existing.get(url) ?? [];
+      const dropped = rows
+        .filter(row => !claims.has(row.entity_ref))
+        .map(row => row.entity_ref);
+      for (const refs of chunk(dropped, 500)) {
+        await tx('portico_git_entity_refs')
           .where({ provider_id: providerId, url })
-          .select('entity_ref', 'path');
-    const dropped = existing
-      .filter(row => !claims.has(row.entity_ref))
-      .map(row => row.entity_ref);
-    for (const refs of chunk(dropped, 500)) {
-      await tx('portico_git_entity_refs')
-        .where({ provider_id: providerId, url })
-        .whereIn('entity_ref', refs)
-        .delete();
-    }
-    const moved = existing.filter(
-      row =>
-        claims.has(row.entity_ref) && claims.get(row.entity_ref) !== row.path,
-    );
-    for (const row of moved) {
-      await tx('portico_git_entity_refs')
-        .where({ provider_id: providerId, url, entity_ref: row.entity_ref })
-        .update({ path: claims.get(row.entity_ref) });
-    }
-    const known = new Set(existing.map(row => row.entity_ref));
-    const added = [...claims].filter(([ref]) => !known.has(ref));
-    for (const rows of chunk(added, 100)) {
-      await tx('portico_git_entity_refs').insert(
-        rows.map(([ref, path]) => ({
-          provider_id: providerId,
-          entity_ref: ref,
-          url,
-          path,
-          claimed_at: now,
-        })),
+          .whereIn('entity_ref', refs)
+          .delete();
+      }
+      const moved = rows.filter(
+        row =>
+          claims.has(row.entity_ref) && claims.get(row.entity_ref) !== row.path,
       );
+      for (const row of moved) {
+        await tx('portico_git_entity_refs')
+          .where({ provider_id: providerId, url, entity_ref: row.entity_ref })
+          .update({ path: claims.get(row.entity_ref) });
+      }
+      const known = new Set(rows.map(row => row.entity_ref));
+      for (const [ref, path] of claims) {
+        if (!known.has(ref)) {
+          added.push({
+            provider_id: providerId,
+            entity_ref: ref,
+            url,
+            path,
+            claimed_at: now,
+          });
+        }
+      }
+    }
+    for (const rows of chunk(added, 100)) {
+      await tx('portico_git_entity_refs').insert(rows);
     }
   }
 

@@ -21,7 +21,9 @@ import { createHash } from 'node:crypto';
 import {
   gitLocationKey,
   GitIngestionStore,
+  RefClaim,
   RepositoryStatus,
+  RepositorySync,
   StoredFile,
 } from './DatabaseGitIngestionStore';
 import {
@@ -92,6 +94,9 @@ export interface GitProviderSettings {
   concurrency: number;
 }
 
+/** A repository read completely, with the files stored for it before. */
+type ReadRepository = RepositorySync & { before: StoredFile[] };
+
 type DeltaMutation = {
   type: 'delta';
   added: DeferredEntity[];
@@ -99,55 +104,42 @@ type DeltaMutation = {
 };
 
 /**
- * Gathers the catalog mutations of the repositories read in one sync into fewer, larger transactions,
- * so that reading the next repositories does not wait for the catalog's database.
+ * Commits the repositories read in one sync in batches, one at a time: while a batch is stored (one
+ * transaction) and sent to the catalog (one mutation), the repositories read meanwhile gather into the
+ * next. The workers do not wait for it, and a batch costs a few SQL statements rather than a few per
+ * repository: the backend's main thread and PostgreSQL are shared with the catalog's processing.
  */
-class MutationBatcher {
-  private pending: {
-    mutation: DeltaMutation;
-    resolve: () => void;
-    reject: (error: Error) => void;
-  }[] = [];
-  private pendingSize = 0;
-  private timer?: NodeJS.Timeout;
+class SyncCommitter {
+  private pending: ReadRepository[] = [];
+  private committing?: Promise<void>;
+  /** Kept for `settled`: a rejection nobody awaits yet would end the backend. */
+  private failure?: unknown;
 
   constructor(
-    private readonly connection: EntityProviderConnection,
-    private readonly report: SyncReport,
-    private readonly maxEntities = 500,
-    private readonly maxDelayMs = 250,
+    private readonly commit: (batch: ReadRepository[]) => Promise<void>,
+    private readonly maxRepositories = 100,
   ) {}
 
-  /** Resolves once the mutation is in the catalog; rejects when its batch failed. */
-  apply(mutation: DeltaMutation): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.pending.push({ mutation, resolve, reject });
-      this.pendingSize += mutation.added.length + mutation.removed.length;
-      if (this.pendingSize >= this.maxEntities) {
-        void this.flush();
-      } else {
-        this.timer ??= setTimeout(() => void this.flush(), this.maxDelayMs);
-      }
-    });
+  add(sync: ReadRepository) {
+    this.pending.push(sync);
+    this.committing ??= this.drain();
   }
 
-  async flush(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    const batch = this.pending.splice(0);
-    this.pendingSize = 0;
-    if (batch.length === 0) return;
+  /** Resolves once every repository added is committed (or its failure recorded). */
+  async settled(): Promise<void> {
+    await this.committing;
+    if (this.failure) throw this.failure;
+  }
+
+  private async drain() {
     try {
-      await this.report.time('catalog mutation', () =>
-        this.connection.applyMutation({
-          type: 'delta',
-          added: batch.flatMap(b => b.mutation.added),
-          removed: batch.flatMap(b => b.mutation.removed),
-        }),
-      );
-      batch.forEach(b => b.resolve());
+      while (this.pending.length) {
+        await this.commit(this.pending.splice(0, this.maxRepositories));
+      }
     } catch (error) {
-      batch.forEach(b => b.reject(error as Error));
+      this.failure ??= error;
+    } finally {
+      this.committing = undefined;
     }
   }
 }
@@ -232,45 +224,40 @@ export class GitEntityProvider implements EntityProvider {
     }
 
     const report = new SyncReport();
-    const batcher = new MutationBatcher(connection, report);
-    const mutations: Promise<void>[] = [];
+    const committer = new SyncCommitter(batch =>
+      this.commitBatch(connection, report, batch),
+    );
     const queue = [...urls];
     const worker = async () => {
       for (let url = queue.shift(); url; url = queue.shift()) {
         if (abortSignal?.aborted) return;
-        const applied = await this.syncRepository(
+        await this.syncRepository(
           connection,
-          batcher,
+          committer,
           url,
           known.get(url),
           report,
         );
-        if (applied) mutations.push(applied);
       }
     };
     await Promise.all(
       Array.from({ length: this.settings.concurrency }, worker),
     );
-    await batcher.flush();
-    await Promise.all(mutations);
+    await committer.settled();
     await report.time('store', () => store.saveUnchanged(id, report.unchanged));
     logger.info(report.summary(this.settings.concurrency));
   }
 
-  /**
-   * Reads one repository; when it changed, resolves to the promise of its catalog mutation, which the
-   * sync awaits at its end.
-   */
+  /** Reads one repository; when it changed, hands what was read to the committer. */
   private async syncRepository(
     connection: EntityProviderConnection,
-    batcher: MutationBatcher,
+    committer: SyncCommitter,
     url: string,
     known: RepositoryStatus | undefined,
     report: SyncReport,
-  ): Promise<Promise<void> | undefined> {
+  ): Promise<void> {
     const { id, branch } = this.settings;
     const { git, store, logger } = this.deps;
-    let saved = false;
     try {
       // A repository never read before is fetched straight away, unless the name of its default
       // branch is needed for its web URLs.
@@ -284,7 +271,7 @@ export class GitEntityProvider implements EntityProvider {
         this.settingsHash === known.syncedSettings
       ) {
         report.unchanged.push(url);
-        return undefined;
+        return;
       }
       const before = known
         ? await report.time('store', () => store.listFiles(id, url))
@@ -316,45 +303,114 @@ export class GitEntityProvider implements EntityProvider {
         }
         return read;
       });
-      const synced = {
-        commit,
-        branch: head?.branch ?? branch ?? 'HEAD',
-        settings: this.settingsHash,
-      };
-      await report.time('store', () =>
-        store.saveSync(id, url, synced, files, { first: !known }),
-      );
-      saved = true;
-      const mutation = await report.time('store', () =>
-        this.mutation(url, { before, after: files, synced }),
-      );
-      report.counts.changed += 1;
       for (const problem of files.flatMap(f => f.errors)) {
         const where = problem.line
           ? `${problem.file}:${problem.line}`
           : problem.file;
         logger.warn(`${url} ${where}: ${problem.message}`);
       }
-      // Our record is already updated: if the catalog does not take the mutation, the next sync reads
-      // the repository again.
-      return batcher.apply(mutation).catch(async error => {
-        logger.warn(`Catalog mutation for ${url} failed: ${error}`);
-        await store.saveFailure(id, url, String(error), { resync: true });
+      committer.add({
+        url,
+        synced: {
+          commit,
+          branch: head?.branch ?? branch ?? 'HEAD',
+          settings: this.settingsHash,
+        },
+        files,
+        before,
+        first: !known,
       });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       report.counts.failed += 1;
       if (error instanceof RepositoryNotFoundError) {
         await this.handleMissing(connection, url, known, message);
-        return undefined;
+        return;
       }
-      // Nothing is removed: the server did not give a complete answer. When our record was already
-      // updated but the catalog was not, the next sync reads the repository again.
+      // Nothing is removed: the server did not give a complete answer.
       logger.warn(
         `Git ingestion of ${url} failed, keeping what was ingested: ${message}`,
       );
-      await store.saveFailure(id, url, message, { resync: saved });
-      return undefined;
+      await store.saveFailure(id, url, message);
+    }
+  }
+
+  /**
+   * Stores a batch of repositories read, then sends the catalog their mutations. Our record is updated
+   * first: if the catalog does not take the mutation, the next sync reads those repositories again.
+   */
+  private async commitBatch(
+    connection: EntityProviderConnection,
+    report: SyncReport,
+    batch: ReadRepository[],
+  ) {
+    const { id } = this.settings;
+    const { store, logger } = this.deps;
+    const saved = await this.save(batch, report);
+    try {
+      const owners = await report.time('store', () =>
+        store.owners(id, [
+          ...new Set(
+            saved.flatMap(s => [
+              ...entityRefs(s.files),
+              ...entityRefs(s.before),
+            ]),
+          ),
+        ]),
+      );
+      const mutations: DeltaMutation[] = [];
+      for (const { url, files, before, synced } of saved) {
+        mutations.push(
+          await this.mutation(url, { before, after: files, synced }, owners),
+        );
+      }
+      await report.time('catalog mutation', () =>
+        connection.applyMutation({
+          type: 'delta',
+          added: mutations.flatMap(m => m.added),
+          removed: mutations.flatMap(m => m.removed),
+        }),
+      );
+      report.counts.changed += saved.length;
+    } catch (error) {
+      logger.warn(
+        `Catalog mutation for ${saved.length} repositories failed: ${error}`,
+      );
+      report.counts.failed += saved.length;
+      for (const { url } of saved) {
+        await store.saveFailure(id, url, String(error), { resync: true });
+      }
+    }
+  }
+
+  /**
+   * Stores the batch in one transaction. If that fails, each repository is stored alone, so that one
+   * whose rows the database refuses fails by itself; resolves to those stored.
+   */
+  private async save(
+    batch: ReadRepository[],
+    report: SyncReport,
+  ): Promise<ReadRepository[]> {
+    const { id } = this.settings;
+    const { store, logger } = this.deps;
+    try {
+      await report.time('store', () => store.saveSyncs(id, batch));
+      return batch;
+    } catch (error) {
+      if (batch.length > 1) {
+        const saved = [];
+        for (const sync of batch) {
+          saved.push(...(await this.save([sync], report)));
+        }
+        return saved;
+      }
+      const { url } = batch[0];
+      logger.warn(
+        `Git ingestion of ${url} failed, keeping what was ingested: ${error}`,
+      );
+      report.counts.failed += 1;
+      await store.saveFailure(id, url, String(error));
+      return [];
     }
   }
 
@@ -456,6 +512,8 @@ export class GitEntityProvider implements EntityProvider {
       /** The repository is being removed, its claims still stored: they do not count. */
       leaving?: boolean;
     },
+    /** The owners of at least these refs, when the caller looked them up for several repositories. */
+    knownOwners?: Map<string, RefClaim>,
   ): Promise<DeltaMutation> {
     const { before, after, synced, leaving } = change;
     const { store } = this.deps;
@@ -487,9 +545,11 @@ export class GitEntityProvider implements EntityProvider {
       }
     }
     const dropped = [...entityRefs(before)].filter(ref => !entities.has(ref));
-    const owners = await store.owners(id, [...entities.keys(), ...dropped], {
-      excluding: leaving ? url : undefined,
-    });
+    const owners =
+      knownOwners ??
+      (await store.owners(id, [...entities.keys(), ...dropped], {
+        excluding: leaving ? url : undefined,
+      }));
     const added: DeferredEntity[] = [];
     for (const [ref, { entity, path }] of entities) {
       if (owners.get(ref)?.url === url) {

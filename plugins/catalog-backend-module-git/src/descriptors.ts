@@ -1,6 +1,7 @@
 import { posix } from 'path';
 import { Entity } from '@backstage/catalog-model';
 import {
+  Composer,
   CST,
   Document,
   isScalar,
@@ -113,14 +114,26 @@ export async function parseDescriptor(options: {
   }
 
   const text = decodeText(content);
-  if (nestsTooDeeply(text)) {
+  let lineCounter = new LineCounter();
+  // One CST for the depth check and for the documents: parsing is most of what a file costs.
+  const tokens = Array.from(new Parser(lineCounter.addNewLine).parse(text));
+  if (nestsTooDeeply(tokens)) {
     return {
       entities: [],
       errors: [{ file: path, message: `descriptor ${TOO_DEEP}` }],
     };
   }
-  const lineCounter = new LineCounter();
-  const documents = parseAllDocuments(text, { lineCounter });
+  let documents = Array.from(new Composer().compose(tokens));
+  let streamErrors: YAMLError[] = [];
+  // Only parseAllDocuments words errors with their line and column: a file with errors (or without
+  // documents) is parsed again by it.
+  if (!documents.length || documents.some(d => d.errors.length)) {
+    lineCounter = new LineCounter();
+    const parsed = parseAllDocuments(text, { lineCounter });
+    // A stream without documents can still carry directive errors.
+    if ('empty' in parsed) streamErrors = parsed.errors;
+    else documents = parsed;
+  }
 
   const context: DescriptorContext = {
     path,
@@ -130,10 +143,7 @@ export async function parseDescriptor(options: {
     errors: [],
   };
 
-  // A stream without documents can still carry directive errors.
-  if ('empty' in documents) {
-    context.errors.push(...documents.errors.map(e => syntaxError(path, e)));
-  }
+  context.errors.push(...streamErrors.map(e => syntaxError(path, e)));
 
   const entities: Entity[] = [];
   for (const document of documents) {
@@ -345,7 +355,7 @@ function createTargetLoader(
       };
     }
     const text = decodeText(content);
-    if (kind !== '$text' && nestsTooDeeply(text)) {
+    if (kind !== '$text' && nestsTooDeeply(new Parser().parse(text))) {
       return { ok: false, problem: TOO_DEEP, inTarget: true };
     }
     try {
@@ -389,9 +399,9 @@ function parseTarget(kind: PlaceholderKind, text: string): unknown {
  * composes documents recursively, and a stack overflow there can abort the whole
  * process in V8 (not just throw). JSON is YAML, so this also works for JSON text.
  */
-function nestsTooDeeply(text: string): boolean {
+function nestsTooDeeply(tokens: Iterable<CST.Token>): boolean {
   const pending: Array<{ token?: CST.Token | null; depth: number }> = [];
-  for (const token of new Parser().parse(text)) {
+  for (const token of tokens) {
     pending.push({ token, depth: 0 });
   }
   for (let next = pending.pop(); next; next = pending.pop()) {

@@ -29,6 +29,10 @@ export class RepositoryNotFoundError extends Error {}
 const NOT_FOUND =
   /repository not exported|repository '.*' not found|does not appear to be a git repository|Repository not found|could not be found/i;
 
+/** Transport failures where the server dropped the connection, as opposed to answering. */
+const CONNECTION_DROPPED =
+  /Connection reset by peer|early EOF|remote end hung up unexpectedly|Broken pipe/i;
+
 /** A blob's content, or only its size when that is over the limit the caller gave. */
 export type BlobContent = Buffer | { size: number };
 
@@ -478,10 +482,6 @@ async function createBareRepository(directory: string, objects: string) {
   );
   await writeFile(join(directory, 'HEAD'), 'ref: refs/heads/main\n');
 }
-
-/** Transport failures where the server dropped the connection, as opposed to answering. */
-const CONNECTION_DROPPED =
-  /Connection reset by peer|early EOF|remote end hung up unexpectedly|Broken pipe/i;
 
 /** A failed git command in our own words: not Node's message, which repeats the command line. */
 function gitError(
