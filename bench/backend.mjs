@@ -131,6 +131,7 @@ export async function startBackend({ label, config, work, keepDatabases }) {
     prefix,
     logFile,
     output: () => output.join(''),
+    exited: () => child.exitCode !== null,
     request: (path, init = {}) =>
       fetch(`${base}${path}`, {
         ...init,

@@ -8,21 +8,19 @@
 // the time to pick up a change, the backend's CPU seconds until all were queryable, peak backend RSS, and the
 // ratios against stock.
 import { execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import {
-  appendFileSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import {
+  freePort,
+  log,
+  psql,
+  seconds,
+  sleep,
+  startBackend as startPorticoBackend,
+} from './backend.mjs';
 
-const root = resolve(import.meta.dirname, '..');
 const { values: args } = parseArgs({
   options: {
     repos: { type: 'string', default: '1000' },
@@ -35,9 +33,6 @@ const { values: args } = parseArgs({
 const repoCount = Number(args.repos);
 const perRepo = Number(args['entities-per-repo']);
 const total = repoCount * perRepo;
-const pgUrl =
-  process.env.PORTICO_PG_URL ?? 'postgresql://portico:portico@127.0.0.1:5432';
-const token = randomBytes(24).toString('hex');
 const work = mkdtempSync(join(tmpdir(), 'portico-bench-'));
 const gitEnv = {
   ...process.env,
@@ -56,10 +51,6 @@ const git = (args, options = {}) =>
   })
     .toString()
     .trim();
-const sleep = ms => new Promise(r => setTimeout(r, ms));
-const seconds = ms => (ms / 1000).toFixed(1);
-const log = message =>
-  console.log(`[${new Date().toISOString().slice(11, 19)}] ${message}`);
 
 function descriptor(repo, description = `Service ${repo}`) {
   return Array.from(
@@ -121,139 +112,14 @@ function generate() {
   return { reposDir, checkout, names };
 }
 
-async function freePort() {
-  return new Promise(done => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => done(port));
-    });
-  });
-}
-
-function psql(database, sql) {
-  return execFileSync('psql', [`${pgUrl}/${database}`, '-qtAc', sql])
-    .toString()
-    .trim();
-}
-
-function dropDatabases(prefix) {
-  for (const name of psql(
-    'postgres',
-    `select datname from pg_database where datname like '${prefix}%'`,
-  )
-    .split('\n')
-    .filter(Boolean)) {
-    psql('postgres', `drop database "${name}" with (force)`);
-  }
-}
-
-/** Starts the backend with the production config and `catalog`; resolves once it is ready. */
+/** The backend with the production config and `catalog`, on fresh databases; resolves once it is ready. */
 async function startBackend(label, catalog) {
-  const port = await freePort();
-  const prefix = `portico_bench_${label}_`;
-  dropDatabases(prefix);
-  const configFile = join(work, `${label}.yaml`);
-  writeFileSync(
-    configFile,
-    JSON.stringify({
-      backend: {
-        auth: {
-          externalAccess: [
-            { type: 'static', options: { token, subject: 'portico-bench' } },
-          ],
-        },
-      },
-      catalog,
-    }),
-  );
-  const logFile = join(work, `${label}.log`);
-  const [host, pgPort] = new URL(pgUrl).host.split(':');
-  const child = spawn(
-    'yarn',
-    [
-      'workspace',
-      'backend',
-      'start',
-      '--config',
-      '../../app-config.production.yaml',
-      '--config',
-      configFile,
-    ],
-    {
-      cwd: root,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        ...process.env,
-        PORTICO_PORT: String(port),
-        PORTICO_BASE_URL: `http://localhost:${port}`,
-        POSTGRES_HOST: host,
-        POSTGRES_PORT: pgPort ?? '5432',
-        POSTGRES_USER: decodeURIComponent(new URL(pgUrl).username),
-        POSTGRES_PASSWORD: decodeURIComponent(new URL(pgUrl).password),
-        POSTGRES_DATABASE_PREFIX: prefix,
-        AUTH_GITHUB_CLIENT_ID: 'portico-bench-client',
-        AUTH_GITHUB_CLIENT_SECRET: 'portico-bench-not-a-secret',
-        LOG_LEVEL: 'info',
-      },
-    },
-  );
-  const output = [];
-  const collect = chunk => {
-    output.push(chunk.toString());
-    appendFileSync(logFile, chunk);
-  };
-  child.stdout.on('data', collect);
-  child.stderr.on('data', collect);
-  const started = Date.now();
-  const base = `http://localhost:${port}`;
-  for (;;) {
-    if (child.exitCode !== null)
-      throw new Error(`backend exited; see ${logFile}`);
-    const ready = await fetch(`${base}/.backstage/health/v1/readiness`).then(
-      r => r.ok,
-      () => false,
-    );
-    if (ready) break;
-    if (Date.now() - started > 300_000)
-      throw new Error(`backend not ready after 5 min; see ${logFile}`);
-    await sleep(250);
-  }
-  const pid = execFileSync('ss', ['-Hltnp', `sport = :${port}`])
-    .toString()
-    .match(/pid=(\d+)/)[1];
-  return {
-    base,
-    started,
-    catalogDb: `${prefix}catalog`,
-    output: () => output.join(''),
-    exited: () => child.exitCode !== null,
-    // utime + stime of the backend alone, in clock ticks (100 per second on Linux): whether the wait is
-    // the backend's own work (CPU seconds close to the wall time on its single main thread) or waiting.
-    cpuSeconds: () =>
-      readFileSync(`/proc/${pid}/stat`, 'utf8')
-        // The command name, in parentheses, may hold spaces.
-        .split(') ')[1]
-        .split(' ')
-        .slice(11, 13)
-        .reduce((sum, ticks) => sum + Number(ticks), 0) / 100,
-    peakRssMb: () =>
-      Number(
-        /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1],
-      ) / 1024,
-    stop: async () => {
-      process.kill(-child.pid, 'SIGTERM');
-      await new Promise(r => child.once('exit', r));
-    },
-  };
+  const backend = await startPorticoBackend({ label, work, config: { catalog } });
+  return { ...backend, catalogDb: `${backend.prefix}catalog` };
 }
 
 const api = (backend, path, init = {}) =>
-  fetch(`${backend.base}/api/catalog${path}`, {
-    ...init,
-    headers: { Authorization: `Bearer ${token}`, ...init.headers },
-  });
+  backend.request(`/api/catalog${path}`, init);
 
 async function countQueryable(backend) {
   const res = await api(
