@@ -10,6 +10,7 @@ import { createPorticoTestDatabases } from '@internal/portico-backend-test-utils
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import request from 'supertest';
 import doraPlugin from './index';
 import doraWebhooks from './webhooks';
@@ -51,7 +52,12 @@ const checkout = {
   relations: [{ type: 'ownedBy', targetRef: 'group:default/payments' }],
 };
 
-async function startPortal(databaseId: string) {
+async function startPortal(
+  databaseId: string,
+  permission:
+    | AuthorizeResult.ALLOW
+    | AuthorizeResult.DENY = AuthorizeResult.ALLOW,
+) {
   const knex = await databases.init(databaseId as any);
   const { server } = await startTestBackend({
     features: [
@@ -62,6 +68,7 @@ async function startPortal(databaseId: string) {
       doraPlugin,
       mockServices.database.factory({ knex }),
       catalogServiceMock.factory({ entities: [checkout] }),
+      mockServices.permissions.factory({ result: permission }),
       mockServices.rootConfig.factory({
         data: {
           events: {
@@ -370,6 +377,73 @@ describe('DORA webhooks', () => {
       expect(summary.leadTime.medianSeconds).toBe(3 * 3600);
       expect(summary.changeFailureRate.failed).toBe(1);
       expect(summary.recoveryTime.medianSeconds).toBe(3600);
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
+    'lets a person mark a deployment failed when the policy allows it; a malformed mark is a 400 (%p)',
+    async databaseId => {
+      const deploy = (server: Server) =>
+        request(server)
+          .post('/api/dora/deployments')
+          .set('Authorization', mockCredentials.service.header())
+          .send({
+            id: 'build-9',
+            service: 'checkout-service',
+            finishedAt: '2026-11-12T10:00:00Z',
+          });
+      const idOf = async (server: Server) =>
+        (
+          await request(server)
+            .get('/api/dora/deployments')
+            .query({
+              ...november,
+              entityRef: 'component:default/checkout-service',
+            })
+        ).body.items[0].id;
+
+      const allowed = await startPortal(databaseId);
+      await deploy(allowed);
+      const marked = await request(allowed)
+        .post(`/api/dora/deployments/${await idOf(allowed)}/mark`)
+        .set('Authorization', mockCredentials.user.header())
+        .send({ failed: true });
+      expect(marked.status).toBe(200);
+      expect(marked.body).toMatchObject({
+        failed: true,
+        failureCauses: ['manual'],
+      });
+      expect((await figures(allowed)).changeFailureRate.failed).toBe(1);
+      const bad = await request(allowed)
+        .post(`/api/dora/deployments/${await idOf(allowed)}/mark`)
+        .set('Authorization', mockCredentials.user.header())
+        .send({ failed: 'yes' });
+      expect(bad.status).toBe(400);
+      expect(bad.body.error.message).toMatch(/^body: failed: /);
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
+    'refuses a mark the policy denies, and changes nothing (%p)',
+    async databaseId => {
+      const server = await startPortal(databaseId, AuthorizeResult.DENY);
+      await request(server)
+        .post('/api/dora/deployments')
+        .set('Authorization', mockCredentials.service.header())
+        .send({
+          id: 'build-9',
+          service: 'checkout-service',
+          finishedAt: '2026-11-12T10:00:00Z',
+        });
+      const { body } = await request(server)
+        .get('/api/dora/deployments')
+        .query(november);
+      const res = await request(server)
+        .post(`/api/dora/deployments/${body.items[0].id}/mark`)
+        .set('Authorization', mockCredentials.user.header())
+        .send({ failed: true });
+      expect(res.status).toBe(403);
+      expect((await figures(server)).changeFailureRate.failed).toBe(0);
     },
   );
 });
