@@ -180,7 +180,7 @@ async function postgres() {
   const series = n => `generate_series(1::bigint, ${n}) AS s(i)`;
   for (const sql of historySql({ count: deployments, series }))
     psql(database, sql);
-  psql(database, 'ANALYZE');
+  psql(database, 'ANALYZE dora_deployments, dora_changes, dora_incidents');
   log(`Loaded in ${seconds(Date.now() - loadStarted)}s`);
 
   const org = await summaryLatencies(backend, 'org', {});

@@ -98,9 +98,6 @@ export class MetricQueries {
       this.knex.raw(
         `SUM(CASE WHEN ${UNPLANNED} THEN 1 ELSE 0 END) AS unplanned`,
       ),
-      this.knex.raw(
-        'SUM(CASE WHEN EXISTS (SELECT 1 FROM dora_changes x WHERE x.deployment_id = d.id) THEN 1 ELSE 0 END) AS with_changes',
-      ),
       this.knex.raw('MAX(CASE WHEN d.demo THEN 1 ELSE 0 END) AS demo'),
     );
 
@@ -129,13 +126,13 @@ export class MetricQueries {
       return counts;
     };
 
-    const leadCountsQuery = changes()
-      .whereNotNull('c.first_commit_at')
-      .select(
-        this.knex.raw(
-          'SUM(CASE WHEN c.deployed_at - c.first_commit_at <= 0 THEN 1 ELSE 0 END) AS dropped',
-        ),
-      );
+    // Over the changes rather than a lookup per deployment: every shipped change names its deployment.
+    const leadCountsQuery = changes().select(
+      this.knex.raw(
+        'SUM(CASE WHEN c.first_commit_at IS NOT NULL AND c.deployed_at - c.first_commit_at <= 0 THEN 1 ELSE 0 END) AS dropped',
+      ),
+      this.knex.raw('COUNT(DISTINCT c.deployment_id) AS with_changes'),
+    );
     const leadTimeQuery = this.percentiles(
       changes()
         .whereNotNull('c.first_commit_at')
@@ -201,7 +198,7 @@ export class MetricQueries {
       failed: Number(totals.failed ?? 0),
       recovered: Number(totals.recovered ?? 0),
       unplannedFixes: Number(totals.unplanned ?? 0),
-      deploymentsWithChanges: Number(totals.with_changes ?? 0),
+      deploymentsWithChanges: Number(leadCounts?.with_changes ?? 0),
       deployDaysPerWeek,
       deployDaysPerMonth,
       leadTime: toSeconds(leadTime.get(0)),

@@ -11,20 +11,39 @@ import { IncidentsTable } from './IncidentsTable';
 import { MetricTiles } from './MetricTiles';
 import { TrendCharts } from './TrendCharts';
 
-const WINDOWS = [7, 30, 90, 180].map(days => ({
-  id: String(days),
-  label: `Last ${days} days`,
-}));
+const WINDOWS = [
+  ...[7, 30, 90, 180].map(days => ({
+    id: String(days),
+    label: `Last ${days} days`,
+  })),
+  { id: 'custom', label: 'Custom dates' },
+];
+
+const isoDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+
+/** The API's window: days back from now, or from the first to the end of the last chosen day (UTC). */
+function windowQuery(
+  window: string,
+  range: { from: string; to: string },
+): Pick<DoraQuery, 'window' | 'from' | 'to'> {
+  if (window !== 'custom') return { window: Number(window) };
+  const to = new Date(`${range.to}T00:00:00Z`).getTime() + 86_400_000;
+  return { from: `${range.from}T00:00:00Z`, to: new Date(to).toISOString() };
+}
 
 /** Everything the page, the tab and the card show for one scope. */
 export function DoraDashboard(props: { scope: DoraScope; compact?: boolean }) {
   const api = useApi(doraApiRef);
   const baseUrl = useApi(configApiRef).getString('backend.baseUrl');
   const [window, setWindow] = useState('90');
+  const [range, setRange] = useState({
+    from: isoDay(Date.now() - 30 * 86_400_000),
+    to: isoDay(Date.now()),
+  });
   const [benchmark, setBenchmark] = useState<string>();
   const query: DoraQuery = {
     ...props.scope,
-    window: Number(window),
+    ...windowQuery(window, range),
     benchmark,
   };
   const benchmarks = useAsyncRetry(() => api.getBenchmarks(), [api]);
@@ -48,6 +67,22 @@ export function DoraDashboard(props: { scope: DoraScope; compact?: boolean }) {
           selectedKey={window}
           onSelectionChange={key => setWindow(String(key))}
         />
+        {window === 'custom' &&
+          (['from', 'to'] as const).map(end => (
+            <label key={end}>
+              <Text variant="body-small">{end === 'from' ? 'From' : 'To'}</Text>
+              <input
+                type="date"
+                value={range[end]}
+                max={isoDay(Date.now())}
+                onChange={e => {
+                  const value = e.target.value;
+                  if (value)
+                    setRange(current => ({ ...current, [end]: value }));
+                }}
+              />
+            </label>
+          ))}
         {!props.compact && benchmarks.value && (
           <Select
             label="Benchmark"
