@@ -55,12 +55,12 @@ function historySql({ count, series }) {
      FROM ${series(count)}`,
     // Two changes a deployment: first commit up to three days before it, merged up to two hours before.
     `INSERT INTO dora_changes (source, change_key, entity_ref, owner_ref, system_ref, attribution_key,
-       first_commit_at, merged_at, link_at, deployment_id, deployed_at)
+       first_commit_at, merged_at, link_at, deployment_id, deployed_at, deployed_day)
      SELECT 'bench', 'bench:' || d.id || '-' || k.k, d.entity_ref, d.owner_ref, d.system_ref, d.attribution_key,
        d.finished_at - (600 + (d.id * 31 + k.k * 17) % 259200) * 1000,
        d.finished_at - (60 + (d.id * 13 + k.k) % 7200) * 1000,
        d.finished_at - (60 + (d.id * 13 + k.k) % 7200) * 1000,
-       d.id, d.finished_at
+       d.id, d.finished_at, d.local_day
      FROM dora_deployments d CROSS JOIN (SELECT 1 AS k UNION ALL SELECT 2) k`,
     `INSERT INTO dora_incidents (source, external_id, entity_ref, owner_ref, system_ref, attribution_key,
        detected_at, resolved_at, deployment_id)

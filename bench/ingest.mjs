@@ -114,7 +114,11 @@ function generate() {
 
 /** The backend with the production config and `catalog`, on fresh databases; resolves once it is ready. */
 async function startBackend(label, catalog) {
-  const backend = await startPorticoBackend({ label, work, config: { catalog } });
+  const backend = await startPorticoBackend({
+    label,
+    work,
+    config: { catalog },
+  });
   return { ...backend, catalogDb: `${backend.prefix}catalog` };
 }
 

@@ -117,6 +117,10 @@ exports.up = async function up(knex) {
       );
     table.bigInteger('deployment_id').nullable().comment('Derived');
     table.bigInteger('deployed_at').nullable().comment('Derived');
+    table
+      .integer('deployed_day')
+      .nullable()
+      .comment("Derived: the shipping deployment's local_day, for weekly figures without a join");
     table.index(['entity_ref', 'link_at']);
     table.index(['deployment_id']);
     table.index(['deployed_at']);

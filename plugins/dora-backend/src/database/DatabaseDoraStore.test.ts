@@ -200,6 +200,13 @@ describe('DatabaseDoraStore', () => {
         incidentsLinkedToDeployment: 2,
         unattributedEvents: 0,
       });
+      expect(summary.trend.map(w => w.leadTimeMedianSeconds)).toEqual([
+        undefined,
+        18 * HOUR,
+        48 * HOUR,
+        undefined,
+        undefined,
+      ]);
       expect(summary.trend.map(w => [w.weekStart, w.deployments])).toEqual([
         ['2026-10-26', 0],
         ['2026-11-02', 2],

@@ -392,6 +392,11 @@ export class DatabaseDoraStore implements DoraStore {
         }
         after = Number(rows[rows.length - 1].id);
       }
+      await tx.raw(
+        `UPDATE dora_changes SET deployed_day = (
+           SELECT d.local_day FROM dora_deployments d WHERE d.id = dora_changes.deployment_id)
+         WHERE deployment_id IS NOT NULL`,
+      );
       await tx('dora_settings')
         .insert({ key: 'time_zone', value: this.timeZone })
         .onConflict('key')

@@ -95,7 +95,8 @@ async function relinkChanges(tx: Knex.Transaction, r: Ranges) {
     `WITH ${r.cte}
      UPDATE dora_changes SET
        deployment_id = (${FIRST_SHIPPING_DEPLOYMENT}),
-       deployed_at = (SELECT s.finished_at FROM dora_deployments s WHERE s.id = (${FIRST_SHIPPING_DEPLOYMENT}))
+       deployed_at = (SELECT s.finished_at FROM dora_deployments s WHERE s.id = (${FIRST_SHIPPING_DEPLOYMENT})),
+       deployed_day = (SELECT s.local_day FROM dora_deployments s WHERE s.id = (${FIRST_SHIPPING_DEPLOYMENT}))
      FROM r
      WHERE r.entity_ref = dora_changes.entity_ref AND NOT dora_changes.explicit
        AND dora_changes.link_at <= r.to_at
@@ -124,12 +125,13 @@ async function relinkExplicitChanges(
     await tx('dora_changes')
       .whereIn('id', ids)
       .where({ explicit: true })
-      .update({ deployment_id: null, deployed_at: null });
+      .update({ deployment_id: null, deployed_at: null, deployed_day: null });
     // One grouped pass over the links rather than a lookup per change: the planner keeps it a join.
     await tx.raw(
-      `UPDATE dora_changes SET deployment_id = f.deployment_id, deployed_at = f.finished_at
+      `UPDATE dora_changes SET deployment_id = f.deployment_id, deployed_at = f.finished_at,
+         deployed_day = f.local_day
        FROM (
-         SELECT l.change_id, d.id AS deployment_id, d.finished_at,
+         SELECT l.change_id, d.id AS deployment_id, d.finished_at, d.local_day,
            ROW_NUMBER() OVER (PARTITION BY l.change_id ORDER BY d.finished_at, d.id) AS n
          FROM dora_deployment_changes l JOIN dora_deployments d ON d.id = l.deployment_id
          WHERE l.change_id IN (${marks(ids)}) AND ${SUCCESSFUL_PRODUCTION}

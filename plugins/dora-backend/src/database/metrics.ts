@@ -238,13 +238,12 @@ export class MetricQueries {
       .groupByRaw('(d.local_day + 3) / 7');
     const leadTimesQuery = this.percentiles(
       scoped(this.knex('dora_changes as c'), filter, 'c')
-        .join('dora_deployments as d', 'd.id', 'c.deployment_id')
         .where('c.deployed_at', '>=', window.from)
         .where('c.deployed_at', '<', window.to)
         .whereNotNull('c.first_commit_at')
         .whereRaw('c.deployed_at > c.first_commit_at')
         .select(
-          this.knex.raw('(d.local_day + 3) / 7 AS g'),
+          this.knex.raw('(c.deployed_day + 3) / 7 AS g'),
           this.knex.raw('c.deployed_at - c.first_commit_at AS v'),
         ),
     );
