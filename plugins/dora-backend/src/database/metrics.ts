@@ -53,6 +53,16 @@ export interface RawSummary {
   weeks: WeekFigures[];
 }
 
+/** Deployments of one local day, the unit the frequency, the totals and the weekly counts are made of. */
+interface DayCounts {
+  day: number;
+  deployments: number;
+  failed: number;
+  recovered: number;
+  unplanned: number;
+  demo: boolean;
+}
+
 export interface ListQuery {
   filter: ScopeFilter;
   window: TimeWindow;
@@ -89,40 +99,47 @@ export class MetricQueries {
         .where('c.deployed_at', '>=', window.from)
         .where('c.deployed_at', '<', window.to);
 
-    const totalsQuery = deployments().select(
-      this.knex.raw('COUNT(*) AS deployments'),
-      this.knex.raw('SUM(CASE WHEN d.failed THEN 1 ELSE 0 END) AS failed'),
-      this.knex.raw(
-        'SUM(CASE WHEN d.failed AND d.recovered_at IS NOT NULL THEN 1 ELSE 0 END) AS recovered',
-      ),
-      this.knex.raw(
-        `SUM(CASE WHEN ${UNPLANNED} THEN 1 ELSE 0 END) AS unplanned`,
-      ),
-      this.knex.raw('MAX(CASE WHEN d.demo THEN 1 ELSE 0 END) AS demo'),
-    );
+    // One row per local day carries the counts, the per-period days and the weekly counts.
+    const perDayQuery: Promise<DayCounts[]> = deployments()
+      .select(
+        this.knex.raw('d.local_day AS day'),
+        this.knex.raw('COUNT(*) AS deployments'),
+        this.knex.raw('SUM(CASE WHEN d.failed THEN 1 ELSE 0 END) AS failed'),
+        this.knex.raw(
+          'SUM(CASE WHEN d.failed AND d.recovered_at IS NOT NULL THEN 1 ELSE 0 END) AS recovered',
+        ),
+        this.knex.raw(
+          `SUM(CASE WHEN ${UNPLANNED} THEN 1 ELSE 0 END) AS unplanned`,
+        ),
+        this.knex.raw('MAX(CASE WHEN d.demo THEN 1 ELSE 0 END) AS demo'),
+      )
+      .groupBy('d.local_day')
+      .then(rows =>
+        rows.map(
+          (row: Record<string, unknown>): DayCounts => ({
+            day: Number(row.day),
+            deployments: Number(row.deployments),
+            failed: Number(row.failed ?? 0),
+            recovered: Number(row.recovered ?? 0),
+            unplanned: Number(row.unplanned ?? 0),
+            demo: Number(row.demo ?? 0) > 0,
+          }),
+        ),
+      );
 
     const lastDay = this.localDay(window.to - 1, this.timeZone);
     const days = Math.max(
       1,
       Math.round((window.to - window.from) / 86_400_000),
     );
-    const perPeriod = async (length: number) => {
+    /** Days with a deployment in each period of `length` days back from the window's end, oldest first. */
+    const perPeriod = (perDay: DayCounts[], length: number) => {
       const periods = Math.max(1, Math.floor(days / length));
-      // Integers written into the SQL, not bound: a bound number is a float to SQLite, and PostgreSQL
-      // cannot tell that two bound expressions are the same GROUP BY.
-      const period = `(${Math.trunc(lastDay)} - d.local_day) / ${Math.trunc(
-        length,
-      )}`;
-      const rows = await deployments()
-        .where('d.local_day', '>', lastDay - periods * length)
-        .select(
-          this.knex.raw(`${period} AS period`),
-          this.knex.raw('COUNT(DISTINCT d.local_day) AS days'),
-        )
-        .groupByRaw(period);
       const counts = new Array<number>(periods).fill(0);
-      for (const row of rows)
-        counts[periods - 1 - Number(row.period)] = Number(row.days);
+      for (const { day } of perDay) {
+        const period = Math.floor((lastDay - day) / length);
+        if (period >= 0 && period < periods) counts[periods - 1 - period] += 1;
+      }
       return counts;
     };
 
@@ -171,36 +188,34 @@ export class MetricQueries {
 
     // Independent statements: PostgreSQL runs them side by side on the pool's connections.
     const [
-      [totals],
+      perDay,
       [leadCounts],
       leadTime,
       mergeToDeploy,
       recovery,
       [incidents],
-      deployDaysPerWeek,
-      deployDaysPerMonth,
       unattributedEvents,
-      weeks,
+      weekPercentiles,
     ] = await Promise.all([
-      totalsQuery,
+      perDayQuery,
       leadCountsQuery,
       leadTimeQuery,
       mergeToDeployQuery,
       recoveryQuery,
       incidentsQuery,
-      perPeriod(7),
-      perPeriod(30),
       this.unattributedCount(window),
-      this.weeks(filter, window),
+      this.weekPercentiles(filter, window),
     ]);
+    const sum = (field: 'deployments' | 'failed' | 'recovered' | 'unplanned') =>
+      perDay.reduce((total, row) => total + row[field], 0);
     return {
-      deployments: Number(totals.deployments),
-      failed: Number(totals.failed ?? 0),
-      recovered: Number(totals.recovered ?? 0),
-      unplannedFixes: Number(totals.unplanned ?? 0),
+      deployments: sum('deployments'),
+      failed: sum('failed'),
+      recovered: sum('recovered'),
+      unplannedFixes: sum('unplanned'),
       deploymentsWithChanges: Number(leadCounts?.with_changes ?? 0),
-      deployDaysPerWeek,
-      deployDaysPerMonth,
+      deployDaysPerWeek: perPeriod(perDay, 7),
+      deployDaysPerMonth: perPeriod(perDay, 30),
       leadTime: toSeconds(leadTime.get(0)),
       mergeToDeploy: toSeconds(mergeToDeploy.get(0)),
       droppedNonPositive: Number(leadCounts?.dropped ?? 0),
@@ -208,73 +223,72 @@ export class MetricQueries {
       incidents: Number(incidents.incidents),
       incidentsLinked: Number(incidents.linked),
       unattributedEvents,
-      includesDemoData: Number(totals.demo ?? 0) > 0,
-      weeks,
+      includesDemoData: perDay.some(row => row.demo),
+      weeks: this.weeks(window, perDay, weekPercentiles),
     };
   }
 
   /** Monday-based weeks of the window in the configured zone, oldest first. */
-  private async weeks(
-    filter: ScopeFilter,
+  private weeks(
     window: TimeWindow,
-  ): Promise<WeekFigures[]> {
+    perDay: DayCounts[],
+    percentiles: {
+      leadTimes: Map<number, Percentiles>;
+      recoveries: Map<number, Percentiles>;
+    },
+  ): WeekFigures[] {
     const week = (day: number) => Math.floor((day + 3) / 7);
     const first = week(this.localDay(window.from, this.timeZone));
     const last = week(this.localDay(window.to - 1, this.timeZone));
-    const deployments = () =>
-      scoped(this.knex('dora_deployments as d'), filter, 'd')
-        .whereRaw(SHIPPED)
-        .where('d.finished_at', '>=', window.from)
-        .where('d.finished_at', '<', window.to);
-    const countsQuery = deployments()
-      .select(
-        this.knex.raw('(d.local_day + 3) / 7 AS week'),
-        this.knex.raw('COUNT(*) AS deployments'),
-        this.knex.raw('SUM(CASE WHEN d.failed THEN 1 ELSE 0 END) AS failed'),
-        this.knex.raw(
-          `SUM(CASE WHEN ${UNPLANNED} THEN 1 ELSE 0 END) AS unplanned`,
-        ),
-      )
-      .groupByRaw('(d.local_day + 3) / 7');
-    const leadTimesQuery = this.percentiles(
-      scoped(this.knex('dora_changes as c'), filter, 'c')
-        .where('c.deployed_at', '>=', window.from)
-        .where('c.deployed_at', '<', window.to)
-        .whereNotNull('c.first_commit_at')
-        .whereRaw('c.deployed_at > c.first_commit_at')
-        .select(
-          this.knex.raw('(c.deployed_day + 3) / 7 AS g'),
-          this.knex.raw('c.deployed_at - c.first_commit_at AS v'),
-        ),
-    );
-    const recoveriesQuery = this.percentiles(
-      deployments()
-        .whereRaw('d.failed')
-        .whereNotNull('d.recovered_at')
-        .select(
-          this.knex.raw('(d.local_day + 3) / 7 AS g'),
-          this.knex.raw('d.recovered_at - d.finished_at AS v'),
-        ),
-    );
-    const [counts, leadTimes, recoveries] = await Promise.all([
-      countsQuery as Promise<Record<string, unknown>[]>,
-      leadTimesQuery,
-      recoveriesQuery,
-    ]);
-    const byWeek = new Map(counts.map(row => [Number(row.week), row]));
-    const result: WeekFigures[] = [];
+    const result = new Map<number, WeekFigures>();
     for (let w = first; w <= last; w++) {
-      const row = byWeek.get(w);
-      result.push({
+      result.set(w, {
         week: w,
-        deployments: Number(row?.deployments ?? 0),
-        failed: Number(row?.failed ?? 0),
-        unplannedFixes: Number(row?.unplanned ?? 0),
-        leadTime: toSeconds(leadTimes.get(w)),
-        recovery: toSeconds(recoveries.get(w)),
+        deployments: 0,
+        failed: 0,
+        unplannedFixes: 0,
+        leadTime: toSeconds(percentiles.leadTimes.get(w)),
+        recovery: toSeconds(percentiles.recoveries.get(w)),
       });
     }
-    return result;
+    for (const row of perDay) {
+      const figures = result.get(week(row.day));
+      if (!figures) continue;
+      figures.deployments += row.deployments;
+      figures.failed += row.failed;
+      figures.unplannedFixes += row.unplanned;
+    }
+    return [...result.values()];
+  }
+
+  /** Weekly medians: of lead time by the week each change shipped, of recovery by the failed deployment's. */
+  private async weekPercentiles(filter: ScopeFilter, window: TimeWindow) {
+    const [leadTimes, recoveries] = await Promise.all([
+      this.percentiles(
+        scoped(this.knex('dora_changes as c'), filter, 'c')
+          .where('c.deployed_at', '>=', window.from)
+          .where('c.deployed_at', '<', window.to)
+          .whereNotNull('c.first_commit_at')
+          .whereRaw('c.deployed_at > c.first_commit_at')
+          .select(
+            this.knex.raw('(c.deployed_day + 3) / 7 AS g'),
+            this.knex.raw('c.deployed_at - c.first_commit_at AS v'),
+          ),
+      ),
+      this.percentiles(
+        scoped(this.knex('dora_deployments as d'), filter, 'd')
+          .whereRaw(SHIPPED)
+          .where('d.finished_at', '>=', window.from)
+          .where('d.finished_at', '<', window.to)
+          .whereRaw('d.failed')
+          .whereNotNull('d.recovered_at')
+          .select(
+            this.knex.raw('(d.local_day + 3) / 7 AS g'),
+            this.knex.raw('d.recovered_at - d.finished_at AS v'),
+          ),
+      ),
+    ]);
+    return { leadTimes, recoveries };
   }
 
   private async unattributedCount(window: TimeWindow): Promise<number> {
