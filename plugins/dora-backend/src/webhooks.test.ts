@@ -52,6 +52,24 @@ const checkout = {
   relations: [{ type: 'ownedBy', targetRef: 'group:default/payments' }],
 };
 
+/** Engineering has payments as a child group: its figures include payments' services. */
+const groups = [
+  {
+    apiVersion: 'backstage.io/v1alpha1',
+    kind: 'Group',
+    metadata: { name: 'engineering', namespace: 'default' },
+    spec: { type: 'department', children: ['payments'] },
+    relations: [{ type: 'parentOf', targetRef: 'group:default/payments' }],
+  },
+  {
+    apiVersion: 'backstage.io/v1alpha1',
+    kind: 'Group',
+    metadata: { name: 'payments', namespace: 'default' },
+    spec: { type: 'team', children: [] },
+    relations: [{ type: 'childOf', targetRef: 'group:default/engineering' }],
+  },
+];
+
 async function startPortal(
   databaseId: string,
   permission:
@@ -67,7 +85,7 @@ async function startPortal(
       doraWebhooks,
       doraPlugin,
       mockServices.database.factory({ knex }),
-      catalogServiceMock.factory({ entities: [checkout] }),
+      catalogServiceMock.factory({ entities: [checkout, ...groups] }),
       mockServices.permissions.factory({ result: permission }),
       mockServices.rootConfig.factory({
         data: {
@@ -375,6 +393,10 @@ describe('DORA webhooks', () => {
       const summary = await figures(server);
       expect(summary.deploymentFrequency.deployments).toBe(2);
       expect(summary.leadTime.medianSeconds).toBe(3 * 3600);
+      const department = await request(server)
+        .get('/api/dora/summary')
+        .query({ ...november, groupRef: 'group:default/engineering' });
+      expect(department.body.deploymentFrequency.deployments).toBe(2);
       expect(summary.changeFailureRate.failed).toBe(1);
       expect(summary.recoveryTime.medianSeconds).toBe(3600);
     },
