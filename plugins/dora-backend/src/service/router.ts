@@ -14,7 +14,7 @@ import Router from 'express-promise-router';
 import { z } from 'zod';
 import { TimeWindow } from '../database/metrics';
 import { normalizeApiDeployments, normalizeApiIncidents } from '../sources/api';
-import { PayloadError, SourceSettings } from '../sources/types';
+import { parseOrExplain, SourceSettings } from '../sources/types';
 import { DoraIngestor } from './DoraIngestor';
 import { DoraService } from './DoraService';
 
@@ -45,15 +45,6 @@ const markBody = z
   .refine(b => b.failed !== undefined || b.fixOf !== undefined, {
     message: 'send failed or fixOf',
   });
-
-function parse<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  throw new InputError(
-    `${where}: ${issue.path.join('.') || '(body)'}: ${issue.message}`,
-  );
-}
 
 /** The window a query asks for: `window` days back from `to` (default now), or `from` to `to`. */
 function windowOf(query: z.infer<typeof scopeQuery>): TimeWindow {
@@ -91,13 +82,7 @@ export function createRouter(options: {
     ) =>
     async (req: express.Request, res: express.Response) => {
       await httpAuth.credentials(req, { allow: ['service'] });
-      let events;
-      try {
-        events = normalize(req.body);
-      } catch (error) {
-        if (error instanceof PayloadError) throw new InputError(error.message);
-        throw error;
-      }
+      const events = normalize(req.body);
       res.status(202).json({ accepted: await ingestor.ingest(events) });
     };
   router.post(
@@ -107,14 +92,14 @@ export function createRouter(options: {
   router.post('/incidents', ingest(normalizeApiIncidents));
 
   router.get('/summary', async (req, res) => {
-    const query = parse(scopeQuery, req.query, 'query');
+    const query = parseOrExplain(scopeQuery, req.query, 'query');
     res.json(
       await service.summary(scopeOf(query), windowOf(query), query.benchmark),
     );
   });
 
   router.get('/deployments', async (req, res) => {
-    const query = parse(pageQuery, req.query, 'query');
+    const query = parseOrExplain(pageQuery, req.query, 'query');
     res.json(
       await service.listDeployments(scopeOf(query), {
         window: windowOf(query),
@@ -126,7 +111,7 @@ export function createRouter(options: {
   });
 
   router.get('/incidents', async (req, res) => {
-    const query = parse(pageQuery, req.query, 'query');
+    const query = parseOrExplain(pageQuery, req.query, 'query');
     res.json(
       await service.listIncidents(scopeOf(query), {
         window: windowOf(query),
@@ -146,8 +131,12 @@ export function createRouter(options: {
 
   router.post('/deployments/:id/mark', async (req, res) => {
     const credentials = await httpAuth.credentials(req, { allow: ['user'] });
-    const id = parse(z.string().regex(/^\d+$/), req.params.id, 'deployment id');
-    const mark = parse(markBody, req.body, 'body');
+    const id = parseOrExplain(
+      z.string().regex(/^\d+$/),
+      req.params.id,
+      'deployment id',
+    );
+    const mark = parseOrExplain(markBody, req.body, 'body');
     const auditorEvent = await auditor.createEvent({
       eventId: 'deployment-mark',
       severityLevel: 'medium',

@@ -1,3 +1,4 @@
+import { InputError } from '@backstage/errors';
 import { z } from 'zod';
 import {
   ChangeRecord,
@@ -36,11 +37,10 @@ export const isProduction = (settings: SourceSettings, environment: string) =>
     name => name.toLowerCase() === environment.toLowerCase(),
   );
 
-/** A payload that cannot be read; the HTTP layers answer 400 with its message. */
-export class PayloadError extends Error {
+/** A payload that cannot be read: an InputError (400) that also names the field, for the webhook answers. */
+export class PayloadError extends InputError {
   constructor(message: string, readonly field: string) {
     super(message);
-    this.name = 'InputError';
   }
 }
 
