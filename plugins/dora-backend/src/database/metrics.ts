@@ -87,17 +87,41 @@ export class MetricQueries {
     return this.knex.client.config.client === 'pg';
   }
 
+  /** Successful production deployments of the scope that finished in the window. */
+  private shippedDeployments(filter: ScopeFilter, window: TimeWindow) {
+    return scoped(this.knex('dora_deployments as d'), filter, 'd')
+      .whereRaw(SHIPPED)
+      .where('d.finished_at', '>=', window.from)
+      .where('d.finished_at', '<', window.to);
+  }
+
+  /** Changes of the scope shipped in the window. */
+  private shippedChanges(filter: ScopeFilter, window: TimeWindow) {
+    return scoped(this.knex('dora_changes as c'), filter, 'c')
+      .whereNotNull('c.deployed_at')
+      .where('c.deployed_at', '>=', window.from)
+      .where('c.deployed_at', '<', window.to);
+  }
+
+  /** `end - start` as `v`, grouped by `group` as `g`, for the rows that have both: what `percentiles` reads. */
+  private durations(
+    query: Knex.QueryBuilder,
+    start: string,
+    end: string,
+    group = '0',
+  ) {
+    return query
+      .whereNotNull(start)
+      .whereNotNull(end)
+      .select(
+        this.knex.raw(`${group} AS g`),
+        this.knex.raw(`${end} - ${start} AS v`),
+      );
+  }
+
   async summary(filter: ScopeFilter, window: TimeWindow): Promise<RawSummary> {
-    const deployments = () =>
-      scoped(this.knex('dora_deployments as d'), filter, 'd')
-        .whereRaw(SHIPPED)
-        .where('d.finished_at', '>=', window.from)
-        .where('d.finished_at', '<', window.to);
-    const changes = () =>
-      scoped(this.knex('dora_changes as c'), filter, 'c')
-        .whereNotNull('c.deployed_at')
-        .where('c.deployed_at', '>=', window.from)
-        .where('c.deployed_at', '<', window.to);
+    const deployments = () => this.shippedDeployments(filter, window);
+    const changes = () => this.shippedChanges(filter, window);
 
     // One row per local day carries the counts, the per-period days and the weekly counts.
     const perDayQuery: Promise<DayCounts[]> = deployments()
@@ -151,31 +175,25 @@ export class MetricQueries {
       this.knex.raw('COUNT(DISTINCT c.deployment_id) AS with_changes'),
     );
     const leadTimeQuery = this.percentiles(
-      changes()
-        .whereNotNull('c.first_commit_at')
-        .whereRaw('c.deployed_at > c.first_commit_at')
-        .select(
-          this.knex.raw('0 AS g'),
-          this.knex.raw('c.deployed_at - c.first_commit_at AS v'),
-        ),
+      this.durations(
+        changes().whereRaw('c.deployed_at > c.first_commit_at'),
+        'c.first_commit_at',
+        'c.deployed_at',
+      ),
     );
     const mergeToDeployQuery = this.percentiles(
-      changes()
-        .whereNotNull('c.merged_at')
-        .whereRaw('c.deployed_at > c.merged_at')
-        .select(
-          this.knex.raw('0 AS g'),
-          this.knex.raw('c.deployed_at - c.merged_at AS v'),
-        ),
+      this.durations(
+        changes().whereRaw('c.deployed_at > c.merged_at'),
+        'c.merged_at',
+        'c.deployed_at',
+      ),
     );
     const recoveryQuery = this.percentiles(
-      deployments()
-        .whereRaw('d.failed')
-        .whereNotNull('d.recovered_at')
-        .select(
-          this.knex.raw('0 AS g'),
-          this.knex.raw('d.recovered_at - d.finished_at AS v'),
-        ),
+      this.durations(
+        deployments().whereRaw('d.failed'),
+        'd.finished_at',
+        'd.recovered_at',
+      ),
     );
 
     const incidentsQuery = scoped(this.knex('dora_incidents as i'), filter, 'i')
@@ -265,27 +283,22 @@ export class MetricQueries {
   private async weekPercentiles(filter: ScopeFilter, window: TimeWindow) {
     const [leadTimes, recoveries] = await Promise.all([
       this.percentiles(
-        scoped(this.knex('dora_changes as c'), filter, 'c')
-          .where('c.deployed_at', '>=', window.from)
-          .where('c.deployed_at', '<', window.to)
-          .whereNotNull('c.first_commit_at')
-          .whereRaw('c.deployed_at > c.first_commit_at')
-          .select(
-            this.knex.raw('(c.deployed_day + 3) / 7 AS g'),
-            this.knex.raw('c.deployed_at - c.first_commit_at AS v'),
+        this.durations(
+          this.shippedChanges(filter, window).whereRaw(
+            'c.deployed_at > c.first_commit_at',
           ),
+          'c.first_commit_at',
+          'c.deployed_at',
+          '(c.deployed_day + 3) / 7',
+        ),
       ),
       this.percentiles(
-        scoped(this.knex('dora_deployments as d'), filter, 'd')
-          .whereRaw(SHIPPED)
-          .where('d.finished_at', '>=', window.from)
-          .where('d.finished_at', '<', window.to)
-          .whereRaw('d.failed')
-          .whereNotNull('d.recovered_at')
-          .select(
-            this.knex.raw('(d.local_day + 3) / 7 AS g'),
-            this.knex.raw('d.recovered_at - d.finished_at AS v'),
-          ),
+        this.durations(
+          this.shippedDeployments(filter, window).whereRaw('d.failed'),
+          'd.finished_at',
+          'd.recovered_at',
+          '(d.local_day + 3) / 7',
+        ),
       ),
     ]);
     return { leadTimes, recoveries };
