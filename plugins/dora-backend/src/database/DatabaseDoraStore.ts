@@ -128,20 +128,25 @@ export class DatabaseDoraStore implements DoraStore {
         ],
         ranges,
       );
-      await this.linkNamedChanges(tx, batch.deployments ?? []);
+      await this.linkNamedChanges(
+        tx,
+        batch.deployments ?? [],
+        deploymentIds,
+        changeIds,
+      );
       const incidentIds = await this.upsertIncidents(
         tx,
         batch.incidents ?? [],
         ranges,
       );
       await relink(tx, ranges.list(), {
-        deploymentIds,
-        changeIds,
+        deploymentIds: [...deploymentIds.values()],
+        changeIds: [...changeIds.values()],
         incidentIds,
       });
       return {
-        deployments: deploymentIds.length,
-        changes: changeIds.length,
+        deployments: deploymentIds.size,
+        changes: changeIds.size,
         incidents: incidentIds.length,
       };
     });
@@ -200,7 +205,7 @@ export class DatabaseDoraStore implements DoraStore {
     tx: Knex.Transaction,
     records: DeploymentRecord[],
     ranges: RangeCollector,
-  ): Promise<number[]> {
+  ): Promise<Map<string, number>> {
     // Of two deliveries of one deployment, the later status wins: an older one arriving late changes nothing.
     const latest = new Map<string, DeploymentRecord>();
     for (const record of records) {
@@ -209,7 +214,7 @@ export class DatabaseDoraStore implements DoraStore {
       if (!seen || seen.finishedAt <= record.finishedAt)
         latest.set(key, record);
     }
-    const ids: number[] = [];
+    const ids = new Map<string, number>();
     for (const batch of chunks([...latest.values()], 200)) {
       const existing = await selectByKeys(tx, 'dora_deployments', batch);
       const rows = batch
@@ -224,7 +229,7 @@ export class DatabaseDoraStore implements DoraStore {
           environment: record.environment,
           production: record.production,
           succeeded: record.succeeded,
-          finished_at: Math.round(record.finishedAt),
+          finished_at: wholeMs(record.finishedAt),
           local_day: localDay(record.finishedAt, this.timeZone),
           commit_sha: record.commitSha ?? null,
           url: record.url ?? null,
@@ -247,7 +252,9 @@ export class DatabaseDoraStore implements DoraStore {
           .onConflict(['source', 'external_id'])
           .merge();
       }
-      ids.push(...(await selectIds(tx, 'dora_deployments', batch)));
+      for (const [key, id] of await selectIds(tx, 'dora_deployments', batch)) {
+        ids.set(key, id);
+      }
     }
     return ids;
   }
@@ -256,14 +263,14 @@ export class DatabaseDoraStore implements DoraStore {
     tx: Knex.Transaction,
     records: (ChangeRecord & { explicit?: boolean })[],
     ranges: RangeCollector,
-  ): Promise<number[]> {
+  ): Promise<Map<string, number>> {
     // One row per commit, whichever sources sent it: times merge to the earliest known.
     const merged = new Map<string, ChangeRow>();
     for (const record of records) {
       const key = changeKey(record);
       merged.set(key, mergeChange(merged.get(key), toChangeRow(key, record)));
     }
-    const ids: number[] = [];
+    const ids = new Map<string, number>();
     for (const batch of chunks([...merged.values()], 200)) {
       const keys = batch.map(row => row.change_key);
       const existing = new Map<string, ChangeRow>(
@@ -279,59 +286,38 @@ export class DatabaseDoraStore implements DoraStore {
         if (row.entity_ref) ranges.add(row.entity_ref, row.link_at);
       }
       await tx('dora_changes').insert(rows).onConflict('change_key').merge();
-      ids.push(
-        ...(
-          await tx('dora_changes').whereIn('change_key', keys).pluck('id')
-        ).map(Number),
-      );
+      for (const row of await tx('dora_changes')
+        .whereIn('change_key', keys)
+        .select('id', 'change_key')) {
+        ids.set(row.change_key, Number(row.id));
+      }
     }
     return ids;
   }
 
-  /** The commits a deployment lists are the changes it shipped. */
+  /** The commits a deployment lists are the changes it shipped; ids as the upserts just stored them. */
   private async linkNamedChanges(
     tx: Knex.Transaction,
     deployments: DeploymentRecord[],
+    deploymentIds: Map<string, number>,
+    changeIds: Map<string, number>,
   ) {
-    const links = deployments.flatMap(deployment =>
-      (deployment.commits ?? []).map(commit => ({
-        deployment,
-        key: changeKey({ source: deployment.source, sha: commit.sha }),
-      })),
-    );
-    for (const batch of chunks(links, 200)) {
-      const deploymentIds = new Map(
-        (
-          await selectByKeys(
-            tx,
-            'dora_deployments',
-            batch.map(link => link.deployment),
-          )
-        ).entries(),
-      );
-      const changeIds = new Map<string, number>(
-        (
-          await tx('dora_changes')
-            .whereIn(
-              'change_key',
-              batch.map(link => link.key),
-            )
-            .select('id', 'change_key')
-        ).map(row => [row.change_key, Number(row.id)]),
-      );
-      const rows = batch.flatMap(link => {
-        const deployment = deploymentIds.get(keyOf(link.deployment));
-        const change = changeIds.get(link.key);
-        return deployment && change !== undefined
-          ? [{ deployment_id: Number(deployment.id), change_id: change }]
+    const rows = deployments.flatMap(deployment =>
+      (deployment.commits ?? []).flatMap(commit => {
+        const deploymentId = deploymentIds.get(keyOf(deployment));
+        const changeId = changeIds.get(
+          changeKey({ source: deployment.source, sha: commit.sha }),
+        );
+        return deploymentId !== undefined && changeId !== undefined
+          ? [{ deployment_id: deploymentId, change_id: changeId }]
           : [];
-      });
-      if (rows.length > 0) {
-        await tx('dora_deployment_changes')
-          .insert(rows)
-          .onConflict(['deployment_id', 'change_id'])
-          .ignore();
-      }
+      }),
+    );
+    for (const batch of chunks(rows, 200)) {
+      await tx('dora_deployment_changes')
+        .insert(batch)
+        .onConflict(['deployment_id', 'change_id'])
+        .ignore();
     }
   }
 
@@ -363,7 +349,7 @@ export class DatabaseDoraStore implements DoraStore {
         .insert(rows)
         .onConflict(['source', 'external_id'])
         .merge();
-      ids.push(...(await selectIds(tx, 'dora_incidents', keyed)));
+      ids.push(...(await selectIds(tx, 'dora_incidents', keyed)).values());
     }
     return ids;
   }
@@ -435,14 +421,21 @@ async function selectByKeys(
   );
 }
 
+/** The ids of the rows of `records`, by their key. */
 async function selectIds(
   tx: Knex.Transaction,
   table: string,
   records: Keyed[],
-): Promise<number[]> {
-  return [...(await selectByKeys(tx, table, records)).values()].map(row =>
-    Number(row.id),
-  );
+): Promise<Map<string, number>> {
+  const rows = await selectByKeys(tx, table, records);
+  return new Map([...rows].map(([key, row]) => [key, Number(row.id)]));
+}
+
+/** Columns hold whole milliseconds, whatever a source sent. */
+function wholeMs(value: number): number;
+function wholeMs(value?: number): number | undefined;
+function wholeMs(value?: number) {
+  return value === undefined ? undefined : Math.round(value);
 }
 
 function attributionColumns(record: {
@@ -490,9 +483,7 @@ function toChangeRow(
   key: string,
   record: ChangeRecord & { explicit?: boolean },
 ): ChangeRow {
-  const ms = (value?: number) =>
-    value === undefined ? undefined : Math.round(value);
-  const linkAt = ms(record.mergedAt ?? record.firstCommitAt);
+  const linkAt = wholeMs(record.mergedAt ?? record.firstCommitAt);
   if (linkAt === undefined) {
     throw new Error(`change ${key} has neither a commit nor a merge time`);
   }
@@ -501,9 +492,8 @@ function toChangeRow(
     change_key: key,
     ...attributionColumns(record),
     sha: record.sha?.toLowerCase() ?? null,
-    // Columns hold whole milliseconds.
-    first_commit_at: ms(record.firstCommitAt) ?? null,
-    merged_at: ms(record.mergedAt) ?? null,
+    first_commit_at: wholeMs(record.firstCommitAt) ?? null,
+    merged_at: wholeMs(record.mergedAt) ?? null,
     link_at: linkAt,
     explicit: record.explicit ?? false,
   };
@@ -573,9 +563,7 @@ interface IncidentRow {
 }
 
 function toIncidentRow(record: IncidentRecord): IncidentRow {
-  const rawDetectedAt = record.detectedAt ?? record.resolvedAt;
-  const detectedAt =
-    rawDetectedAt === undefined ? undefined : Math.round(rawDetectedAt);
+  const detectedAt = wholeMs(record.detectedAt ?? record.resolvedAt);
   if (detectedAt === undefined) {
     throw new Error(`incident ${record.externalId} has no time`);
   }
@@ -586,8 +574,7 @@ function toIncidentRow(record: IncidentRecord): IncidentRow {
     title: record.title ?? null,
     url: record.url ?? null,
     detected_at: detectedAt,
-    resolved_at:
-      record.resolvedAt === undefined ? null : Math.round(record.resolvedAt),
+    resolved_at: wholeMs(record.resolvedAt) ?? null,
     deployment_source: record.cause?.source ?? null,
     deployment_external_id: record.cause?.externalId ?? null,
   };
