@@ -161,6 +161,28 @@ async function settled(server: Server, check: (summary: any) => boolean) {
   return figures(server);
 }
 
+/** The id the API gives the one deployment of the window. */
+async function idOfFirst(server: Server) {
+  const res = await request(server)
+    .get('/api/dora/deployments')
+    .query(november);
+  return res.body.items[0].id;
+}
+
+/** One deployment from CI; resolves to its id. */
+async function deployOne(server: Server) {
+  await request(server)
+    .post('/api/dora/deployments')
+    .set('Authorization', mockCredentials.service.header())
+    .send({
+      id: 'build-9',
+      service: 'checkout-service',
+      finishedAt: '2026-11-12T10:00:00Z',
+    })
+    .expect(202);
+  return idOfFirst(server);
+}
+
 describe('DORA webhooks', () => {
   it.each(databases.eachSupportedId())(
     'turns a signed GitHub, PagerDuty and CDEvents story into the figures (%p)',
@@ -405,29 +427,9 @@ describe('DORA webhooks', () => {
   it.each(databases.eachSupportedId())(
     'lets a person mark a deployment failed when the policy allows it; a malformed mark is a 400 (%p)',
     async databaseId => {
-      const deploy = (server: Server) =>
-        request(server)
-          .post('/api/dora/deployments')
-          .set('Authorization', mockCredentials.service.header())
-          .send({
-            id: 'build-9',
-            service: 'checkout-service',
-            finishedAt: '2026-11-12T10:00:00Z',
-          });
-      const idOf = async (server: Server) =>
-        (
-          await request(server)
-            .get('/api/dora/deployments')
-            .query({
-              ...november,
-              entityRef: 'component:default/checkout-service',
-            })
-        ).body.items[0].id;
-
       const allowed = await startPortal(databaseId);
-      await deploy(allowed);
       const marked = await request(allowed)
-        .post(`/api/dora/deployments/${await idOf(allowed)}/mark`)
+        .post(`/api/dora/deployments/${await deployOne(allowed)}/mark`)
         .set('Authorization', mockCredentials.user.header())
         .send({ failed: true });
       expect(marked.status).toBe(200);
@@ -437,7 +439,7 @@ describe('DORA webhooks', () => {
       });
       expect((await figures(allowed)).changeFailureRate.failed).toBe(1);
       const bad = await request(allowed)
-        .post(`/api/dora/deployments/${await idOf(allowed)}/mark`)
+        .post(`/api/dora/deployments/${await idOfFirst(allowed)}/mark`)
         .set('Authorization', mockCredentials.user.header())
         .send({ failed: 'yes' });
       expect(bad.status).toBe(400);
@@ -449,19 +451,8 @@ describe('DORA webhooks', () => {
     'refuses a mark the policy denies, and changes nothing (%p)',
     async databaseId => {
       const server = await startPortal(databaseId, AuthorizeResult.DENY);
-      await request(server)
-        .post('/api/dora/deployments')
-        .set('Authorization', mockCredentials.service.header())
-        .send({
-          id: 'build-9',
-          service: 'checkout-service',
-          finishedAt: '2026-11-12T10:00:00Z',
-        });
-      const { body } = await request(server)
-        .get('/api/dora/deployments')
-        .query(november);
       const res = await request(server)
-        .post(`/api/dora/deployments/${body.items[0].id}/mark`)
+        .post(`/api/dora/deployments/${await deployOne(server)}/mark`)
         .set('Authorization', mockCredentials.user.header())
         .send({ failed: true });
       expect(res.status).toBe(403);
