@@ -62,6 +62,7 @@ function historySql({ count, series }) {
        d.finished_at - (60 + (d.id * 13 + k.k) % 7200) * 1000,
        d.id, d.finished_at, d.local_day
      FROM dora_deployments d CROSS JOIN (SELECT 1 AS k UNION ALL SELECT 2) k`,
+    'UPDATE dora_deployments SET shipped_changes = 2',
     `INSERT INTO dora_incidents (source, external_id, entity_ref, owner_ref, system_ref, attribution_key,
        detected_at, resolved_at, deployment_id)
      SELECT 'bench', 'i' || d.id, d.entity_ref, d.owner_ref, d.system_ref, d.attribution_key,

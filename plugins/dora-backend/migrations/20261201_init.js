@@ -120,7 +120,9 @@ exports.up = async function up(knex) {
     table
       .integer('deployed_day')
       .nullable()
-      .comment("Derived: the shipping deployment's local_day, for weekly figures without a join");
+      .comment(
+        "Derived: the shipping deployment's local_day, for weekly figures without a join",
+      );
     table.index(['entity_ref', 'link_at']);
     table.index(['deployment_id']);
     table.index(['deployed_at']);

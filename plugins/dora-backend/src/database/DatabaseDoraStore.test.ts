@@ -262,15 +262,14 @@ describe('DatabaseDoraStore', () => {
     async databaseId => {
       const store = await createStore(databaseId);
       const sha = 'a'.repeat(40);
+      const commits = [{ sha, committedAt: at('2026-11-05T12:00:00Z') }];
+      // The later deployment arrives first and ships the change until the earlier one is delivered.
       await store.ingest({
-        deployments: [
-          deployment('retry', '2026-11-06T12:00:00Z', {
-            commits: [{ sha, committedAt: at('2026-11-05T12:00:00Z') }],
-          }),
-          deployment('first', '2026-11-06T00:00:00Z', {
-            commits: [{ sha, committedAt: at('2026-11-05T12:00:00Z') }],
-          }),
-        ],
+        deployments: [deployment('retry', '2026-11-06T12:00:00Z', { commits })],
+      });
+      expect((await figures(store)).leadTime.medianSeconds).toBe(24 * HOUR);
+      await store.ingest({
+        deployments: [deployment('first', '2026-11-06T00:00:00Z', { commits })],
       });
       const summary = await figures(store);
       expect(summary.leadTime).toMatchObject({
@@ -278,6 +277,21 @@ describe('DatabaseDoraStore', () => {
         medianSeconds: 12 * HOUR,
       });
       expect(summary.dataQuality.deploymentsWithChanges).toBe(1);
+      const { rows } = await store.listDeployments({
+        filter: {},
+        window: november,
+        limit: 10,
+        offset: 0,
+      });
+      expect(
+        rows.map((row: Record<string, unknown>) => [
+          row.external_id,
+          Number(row.changes),
+        ]),
+      ).toEqual([
+        ['retry', 0],
+        ['first', 1],
+      ]);
     },
   );
 

@@ -1,8 +1,9 @@
 import { Knex } from 'knex';
 
 /**
- * The derived columns: which deployment first shipped each change, which deployment caused each incident,
- * what each rollback rolled back, and whether each deployment failed and when it recovered. They are
+ * The derived columns: which deployment first shipped each change (and how many each shipped), which
+ * deployment caused each incident, what each rollback rolled back, and whether each deployment failed and
+ * when it recovered. They are
  * recomputed, in set-based SQL that PostgreSQL and SQLite both run, for the entities and time ranges a
  * batch touched, so the result does not depend on the order events arrived in.
  */
@@ -34,14 +35,20 @@ export async function relink(
     for (const id of await relinkIncidents(tx, r)) failureCandidates.add(id);
     for (const id of await deploymentsSince(tx, r)) failureCandidates.add(id);
   }
-  await relinkExplicitChanges(tx, touched.deploymentIds, touched.changeIds);
+  for (const id of await relinkExplicitChanges(
+    tx,
+    touched.deploymentIds,
+    touched.changeIds,
+  )) {
+    failureCandidates.add(id);
+  }
   for (const id of await relinkNamedIncidents(tx, touched.incidentIds)) {
     failureCandidates.add(id);
   }
   for (const id of await resolveNamedFixes(tx, touched.deploymentIds)) {
     failureCandidates.add(id);
   }
-  await recomputeFailures(tx, [...failureCandidates]);
+  await recomputeDeployments(tx, [...failureCandidates]);
 }
 
 /**
@@ -106,12 +113,15 @@ async function relinkChanges(tx: Knex.Transaction, r: Ranges) {
   );
 }
 
-/** A change a deployment named is shipped by the first successful production deployment naming it. */
+/**
+ * A change a deployment named is shipped by the first successful production deployment naming it.
+ * Returns the deployments that shipped those changes before and after, whose counts may have moved.
+ */
 async function relinkExplicitChanges(
   tx: Knex.Transaction,
   deploymentIds: number[],
   changeIds: number[],
-) {
+): Promise<number[]> {
   // The changes these deployments named before, too: a deployment whose status changed moves them.
   const named = new Set(changeIds);
   for (const ids of chunks(deploymentIds)) {
@@ -121,7 +131,18 @@ async function relinkExplicitChanges(
       named.add(Number(id));
     }
   }
+  const shippers: number[] = [];
+  const shippersOf = async (ids: number[]) => {
+    const found = await tx('dora_changes')
+      .whereIn('id', ids)
+      .where({ explicit: true })
+      .whereNotNull('deployment_id')
+      .distinct()
+      .pluck('deployment_id');
+    shippers.push(...found.map(Number));
+  };
   for (const ids of chunks([...named])) {
+    await shippersOf(ids);
     await tx('dora_changes')
       .whereIn('id', ids)
       .where({ explicit: true })
@@ -139,7 +160,9 @@ async function relinkExplicitChanges(
        WHERE f.n = 1 AND dora_changes.id = f.change_id AND dora_changes.explicit`,
       ids,
     );
+    await shippersOf(ids);
   }
+  return shippers;
 }
 
 /**
@@ -265,9 +288,10 @@ async function deploymentsSince(
 /**
  * Failed: a person marked it, an incident is linked to it, or a successful deployment fixed or rolled it
  * back. Recovered: at the first such deployment, else when the last of its incidents was resolved.
- * Incidents and restores are grouped once for the chunk, then joined: no lookup per deployment.
+ * Shipped changes: those linked to it. Incidents, restores and changes are grouped once for the chunk,
+ * then joined: no lookup per deployment.
  */
-async function recomputeFailures(
+async function recomputeDeployments(
   tx: Knex.Transaction,
   deploymentIds: number[],
 ) {
@@ -276,6 +300,7 @@ async function recomputeFailures(
     await tx.raw(
       `UPDATE dora_deployments SET
          failed = x.failed,
+         shipped_changes = x.shipped_changes,
          recovered_at = CASE
            WHEN x.restored_at IS NULL THEN x.all_resolved_at
            WHEN x.all_resolved_at IS NULL THEN x.restored_at
@@ -285,6 +310,7 @@ async function recomputeFailures(
          SELECT d.id,
            (d.marked_failed OR inc.n IS NOT NULL OR res.restored_at IS NOT NULL) AS failed,
            res.restored_at,
+           COALESCE(shipped.n, 0) AS shipped_changes,
            CASE WHEN inc.n = inc.resolved THEN inc.last_resolved_at END AS all_resolved_at
          FROM dora_deployments d
          LEFT JOIN (
@@ -301,10 +327,14 @@ async function recomputeFailures(
              WHERE rollback_of IN (${list}) AND succeeded
            ) t GROUP BY target
          ) res ON res.target = d.id
+         LEFT JOIN (
+           SELECT deployment_id, COUNT(*) AS n FROM dora_changes
+           WHERE deployment_id IN (${list}) GROUP BY deployment_id
+         ) shipped ON shipped.deployment_id = d.id
          WHERE d.id IN (${list})
        ) x
        WHERE dora_deployments.id = x.id`,
-      [...ids, ...ids, ...ids, ...ids],
+      [...ids, ...ids, ...ids, ...ids, ...ids],
     );
   }
 }

@@ -21,6 +21,11 @@ export interface Percentiles {
   p90?: number;
 }
 
+/** Percentiles of the positive values, and how many were zero or negative. */
+interface PositivePercentiles extends Percentiles {
+  nonPositive: number;
+}
+
 export interface WeekFigures {
   /** Monday-based week number: (local day + 3) / 7. */
   week: number;
@@ -57,6 +62,7 @@ export interface RawSummary {
 interface DayCounts {
   day: number;
   deployments: number;
+  withChanges: number;
   failed: number;
   recovered: number;
   unplanned: number;
@@ -74,6 +80,8 @@ export interface ListQuery {
 const UNPLANNED =
   '(d.unplanned_fix OR d.rollback OR d.fix_of IS NOT NULL OR d.fix_of_external_id IS NOT NULL)';
 const SHIPPED = 'd.production AND d.succeeded';
+/** PostgreSQL's sort memory for the percentiles: about two million values. */
+const SORT_MEMORY = '64MB';
 
 /** The SQL of the figures: aggregates next to the indexes chosen for them, on PostgreSQL and SQLite. */
 export class MetricQueries {
@@ -128,6 +136,9 @@ export class MetricQueries {
       .select(
         this.knex.raw('d.local_day AS day'),
         this.knex.raw('COUNT(*) AS deployments'),
+        this.knex.raw(
+          'SUM(CASE WHEN d.shipped_changes > 0 THEN 1 ELSE 0 END) AS with_changes',
+        ),
         this.knex.raw('SUM(CASE WHEN d.failed THEN 1 ELSE 0 END) AS failed'),
         this.knex.raw(
           'SUM(CASE WHEN d.failed AND d.recovered_at IS NOT NULL THEN 1 ELSE 0 END) AS recovered',
@@ -143,6 +154,7 @@ export class MetricQueries {
           (row: Record<string, unknown>): DayCounts => ({
             day: Number(row.day),
             deployments: Number(row.deployments),
+            withChanges: Number(row.with_changes ?? 0),
             failed: Number(row.failed ?? 0),
             recovered: Number(row.recovered ?? 0),
             unplanned: Number(row.unplanned ?? 0),
@@ -167,28 +179,13 @@ export class MetricQueries {
       return counts;
     };
 
-    // Over the changes rather than a lookup per deployment: every shipped change names its deployment.
-    const leadCountsQuery = changes().select(
-      this.knex.raw(
-        'SUM(CASE WHEN c.first_commit_at IS NOT NULL AND c.deployed_at - c.first_commit_at <= 0 THEN 1 ELSE 0 END) AS dropped',
-      ),
-      this.knex.raw('COUNT(DISTINCT c.deployment_id) AS with_changes'),
+    const leadTimeQuery = this.overallPercentiles(
+      this.durations(changes(), 'c.first_commit_at', 'c.deployed_at'),
     );
-    const leadTimeQuery = this.percentiles(
-      this.durations(
-        changes().whereRaw('c.deployed_at > c.first_commit_at'),
-        'c.first_commit_at',
-        'c.deployed_at',
-      ),
+    const mergeToDeployQuery = this.overallPercentiles(
+      this.durations(changes(), 'c.merged_at', 'c.deployed_at'),
     );
-    const mergeToDeployQuery = this.percentiles(
-      this.durations(
-        changes().whereRaw('c.deployed_at > c.merged_at'),
-        'c.merged_at',
-        'c.deployed_at',
-      ),
-    );
-    const recoveryQuery = this.percentiles(
+    const recoveryQuery = this.overallPercentiles(
       this.durations(
         deployments().whereRaw('d.failed'),
         'd.finished_at',
@@ -207,7 +204,6 @@ export class MetricQueries {
     // Independent statements: PostgreSQL runs them side by side on the pool's connections.
     const [
       perDay,
-      [leadCounts],
       leadTime,
       mergeToDeploy,
       recovery,
@@ -216,7 +212,6 @@ export class MetricQueries {
       weekPercentiles,
     ] = await Promise.all([
       perDayQuery,
-      leadCountsQuery,
       leadTimeQuery,
       mergeToDeployQuery,
       recoveryQuery,
@@ -224,20 +219,26 @@ export class MetricQueries {
       this.unattributedCount(window),
       this.weekPercentiles(filter, window),
     ]);
-    const sum = (field: 'deployments' | 'failed' | 'recovered' | 'unplanned') =>
-      perDay.reduce((total, row) => total + row[field], 0);
+    const sum = (
+      field:
+        | 'deployments'
+        | 'withChanges'
+        | 'failed'
+        | 'recovered'
+        | 'unplanned',
+    ) => perDay.reduce((total, row) => total + row[field], 0);
     return {
       deployments: sum('deployments'),
       failed: sum('failed'),
       recovered: sum('recovered'),
       unplannedFixes: sum('unplanned'),
-      deploymentsWithChanges: Number(leadCounts?.with_changes ?? 0),
+      deploymentsWithChanges: sum('withChanges'),
       deployDaysPerWeek: perPeriod(perDay, 7),
       deployDaysPerMonth: perPeriod(perDay, 30),
-      leadTime: toSeconds(leadTime.get(0)),
-      mergeToDeploy: toSeconds(mergeToDeploy.get(0)),
-      droppedNonPositive: Number(leadCounts?.dropped ?? 0),
-      recovery: toSeconds(recovery.get(0)),
+      leadTime: toSeconds(leadTime),
+      mergeToDeploy: toSeconds(mergeToDeploy),
+      droppedNonPositive: leadTime.nonPositive,
+      recovery: toSeconds(recovery),
       incidents: Number(incidents.incidents),
       incidentsLinked: Number(incidents.linked),
       unattributedEvents,
@@ -282,17 +283,15 @@ export class MetricQueries {
   /** Weekly medians: of lead time by the week each change shipped, of recovery by the failed deployment's. */
   private async weekPercentiles(filter: ScopeFilter, window: TimeWindow) {
     const [leadTimes, recoveries] = await Promise.all([
-      this.percentiles(
+      this.medians(
         this.durations(
-          this.shippedChanges(filter, window).whereRaw(
-            'c.deployed_at > c.first_commit_at',
-          ),
+          this.shippedChanges(filter, window),
           'c.first_commit_at',
           'c.deployed_at',
           '(c.deployed_day + 3) / 7',
         ),
       ),
-      this.percentiles(
+      this.medians(
         this.durations(
           this.shippedDeployments(filter, window).whereRaw('d.failed'),
           'd.finished_at',
@@ -321,64 +320,115 @@ export class MetricQueries {
     return counts.reduce((sum, n) => sum + n, 0);
   }
 
-  /**
-   * The median and 90th percentile of `v` per group `g`, interpolated like PostgreSQL's percentile_cont.
-   * PostgreSQL computes them itself; on SQLite a window function picks the rows either side of each rank.
-   */
-  private async percentiles(
+  /** The median and 90th percentile of the positive `v`, and how many were not positive. */
+  private async overallPercentiles(
+    values: Knex.QueryBuilder,
+  ): Promise<PositivePercentiles> {
+    if (!this.isPostgres) {
+      return (await this.rankedPercentiles(values)).get(0) ?? EMPTY;
+    }
+    const [row] = await this.withSortMemory(tx =>
+      tx
+        .from(values.as('s'))
+        .select(
+          tx.raw('COUNT(*) FILTER (WHERE s.v > 0) AS n'),
+          tx.raw('COUNT(*) FILTER (WHERE s.v <= 0) AS non_positive'),
+          tx.raw(
+            'percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY s.v) FILTER (WHERE s.v > 0) AS p',
+          ),
+        ),
+    );
+    const [p50, p90] = (row.p ?? []).map(Number);
+    return {
+      count: Number(row.n),
+      nonPositive: Number(row.non_positive),
+      ...(row.p && { p50, p90 }),
+    };
+  }
+
+  /** The median of the positive `v` per group `g`. */
+  private async medians(
     values: Knex.QueryBuilder,
   ): Promise<Map<number, Percentiles>> {
     const result = new Map<number, Percentiles>();
-    if (this.isPostgres) {
-      const rows = await this.knex
-        .from(values.as('s'))
-        .select(
-          's.g',
-          this.knex.raw('COUNT(*) AS n'),
-          this.knex.raw(
-            'percentile_cont(0.5) WITHIN GROUP (ORDER BY s.v) AS p50',
-          ),
-          this.knex.raw(
-            'percentile_cont(0.9) WITHIN GROUP (ORDER BY s.v) AS p90',
-          ),
-        )
-        .groupBy('s.g');
-      for (const row of rows) {
-        result.set(Number(row.g), {
-          count: Number(row.n),
-          p50: Number(row.p50),
-          p90: Number(row.p90),
-        });
+    if (!this.isPostgres) {
+      for (const [g, { count, p50 }] of await this.rankedPercentiles(values)) {
+        if (count > 0) result.set(g, { count, p50 });
       }
       return result;
     }
+    const rows = await this.withSortMemory(tx =>
+      tx
+        .from(values.as('s'))
+        .where('s.v', '>', 0)
+        .select(
+          's.g',
+          tx.raw('COUNT(*) AS n'),
+          tx.raw('percentile_cont(0.5) WITHIN GROUP (ORDER BY s.v) AS p50'),
+        )
+        .groupBy('s.g'),
+    );
+    for (const row of rows) {
+      result.set(Number(row.g), { count: Number(row.n), p50: Number(row.p50) });
+    }
+    return result;
+  }
+
+  /** A PostgreSQL statement in its own transaction, whose sorts may use more memory than the default. */
+  private withSortMemory(
+    statement: (tx: Knex.Transaction) => Knex.QueryBuilder,
+  ): Promise<Record<string, any>[]> {
+    return this.knex.transaction(async tx => {
+      // A 90-day organisation has hundreds of thousands of values: more than the default 4 MB sorts.
+      await tx.raw(`SET LOCAL work_mem = '${SORT_MEMORY}'`);
+      return statement(tx);
+    });
+  }
+
+  /**
+   * SQLite's percentiles, interpolated like PostgreSQL's percentile_cont: per group `g`, a window
+   * function picks the rows either side of each rank of the positive `v`.
+   */
+  private async rankedPercentiles(
+    values: Knex.QueryBuilder,
+  ): Promise<Map<number, PositivePercentiles>> {
+    const result = new Map<number, PositivePercentiles>();
+    // Ranks count within the positive and the non-positive values of each group apart; one row of the
+    // non-positive ones carries their count.
+    const partition = 'PARTITION BY s.g, s.v > 0';
     const ranked = this.knex
       .from(values.as('s'))
       .select(
         's.g',
         's.v',
-        this.knex.raw(
-          'ROW_NUMBER() OVER (PARTITION BY s.g ORDER BY s.v) - 1 AS i',
-        ),
-        this.knex.raw('COUNT(*) OVER (PARTITION BY s.g) AS n'),
+        this.knex.raw(`ROW_NUMBER() OVER (${partition} ORDER BY s.v) - 1 AS i`),
+        this.knex.raw(`COUNT(*) OVER (${partition}) AS n`),
       );
     const rank = (p: number) => `CAST(${p} * (r.n - 1) AS INTEGER)`;
     const rows = await this.knex
       .from(ranked.as('r'))
       .whereRaw(
-        `r.i IN (${rank(0.5)}, ${rank(0.5)} + 1, ${rank(0.9)}, ${rank(
+        `(r.v > 0 AND r.i IN (${rank(0.5)}, ${rank(0.5)} + 1, ${rank(
           0.9,
-        )} + 1)`,
+        )}, ${rank(0.9)} + 1)) OR (r.v <= 0 AND r.i = 0)`,
       )
       .select('r.g', 'r.v', 'r.i', 'r.n');
-    const groups = new Map<number, { n: number; at: Map<number, number> }>();
+    const groups = new Map<
+      number,
+      { n: number; nonPositive: number; at: Map<number, number> }
+    >();
     for (const row of rows) {
       const g = Number(row.g);
-      const group = groups.get(g) ?? { n: Number(row.n), at: new Map() };
-      group.at.set(Number(row.i), Number(row.v));
+      const group = groups.get(g) ?? { n: 0, nonPositive: 0, at: new Map() };
+      if (Number(row.v) > 0) {
+        group.n = Number(row.n);
+        group.at.set(Number(row.i), Number(row.v));
+      } else {
+        group.nonPositive = Number(row.n);
+      }
       groups.set(g, group);
     }
-    for (const [g, { n, at }] of groups) {
+    for (const [g, { n, nonPositive, at }] of groups) {
       const interpolate = (p: number) => {
         const position = p * (n - 1);
         const lower = Math.floor(position);
@@ -386,7 +436,17 @@ export class MetricQueries {
         const high = at.get(lower + 1) ?? low;
         return low + (position - lower) * (high - low);
       };
-      result.set(g, { count: n, p50: interpolate(0.5), p90: interpolate(0.9) });
+      result.set(
+        g,
+        n === 0
+          ? { count: 0, nonPositive }
+          : {
+              count: n,
+              nonPositive,
+              p50: interpolate(0.5),
+              p90: interpolate(0.9),
+            },
+      );
     }
     return result;
   }
@@ -417,9 +477,7 @@ export class MetricQueries {
   private withDeploymentDetails(query: Knex.QueryBuilder) {
     return query.select(
       'd.*',
-      this.knex.raw(
-        '(SELECT COUNT(*) FROM dora_changes c WHERE c.deployment_id = d.id) AS changes',
-      ),
+      this.knex.raw('d.shipped_changes AS changes'),
       this.knex.raw(
         "(SELECT MIN('incident') FROM dora_incidents i WHERE i.deployment_id = d.id) AS incident_cause",
       ),
@@ -482,6 +540,8 @@ function scoped(
   if (filter.ownerRefs) query.whereIn(`${alias}.owner_ref`, filter.ownerRefs);
   return query;
 }
+
+const EMPTY: PositivePercentiles = { count: 0, nonPositive: 0 };
 
 function toSeconds(p?: Percentiles): Percentiles {
   if (!p) return { count: 0 };
