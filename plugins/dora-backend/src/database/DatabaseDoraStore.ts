@@ -406,19 +406,32 @@ function keyOf(record: Keyed) {
   return `${record.source}\u0000${record.externalId}`;
 }
 
+/**
+ * The stored rows of `records`, by their key. One statement per source, on the unique index: a list of
+ * (source, id) pairs would be an OR of pairs, which the planner may answer with a scan of the table.
+ */
 async function selectByKeys(
   tx: Knex.Transaction,
   table: string,
   records: Keyed[],
+  columns: string[] = ['*'],
 ): Promise<Map<string, any>> {
-  if (records.length === 0) return new Map();
-  const rows = await tx(table).whereIn(
-    ['source', 'external_id'],
-    records.map(record => [record.source, record.externalId]),
-  );
-  return new Map(
-    rows.map(row => [`${row.source}\u0000${row.external_id}`, row]),
-  );
+  const idsBySource = new Map<string, string[]>();
+  for (const { source, externalId } of records) {
+    const ids = idsBySource.get(source) ?? [];
+    ids.push(externalId);
+    idsBySource.set(source, ids);
+  }
+  const found = new Map<string, any>();
+  for (const [source, externalIds] of idsBySource) {
+    for (const row of await tx(table)
+      .where({ source })
+      .whereIn('external_id', externalIds)
+      .select(columns)) {
+      found.set(keyOf({ source, externalId: row.external_id }), row);
+    }
+  }
+  return found;
 }
 
 /** The ids of the rows of `records`, by their key. */
@@ -427,7 +440,11 @@ async function selectIds(
   table: string,
   records: Keyed[],
 ): Promise<Map<string, number>> {
-  const rows = await selectByKeys(tx, table, records);
+  const rows = await selectByKeys(tx, table, records, [
+    'id',
+    'source',
+    'external_id',
+  ]);
   return new Map([...rows].map(([key, row]) => [key, Number(row.id)]));
 }
 

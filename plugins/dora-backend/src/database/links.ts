@@ -33,7 +33,7 @@ export async function relink(
     await relinkRollbacks(tx, r);
     await relinkChanges(tx, r);
     for (const id of await relinkIncidents(tx, r)) failureCandidates.add(id);
-    for (const id of await deploymentsSince(tx, r)) failureCandidates.add(id);
+    for (const id of await deploymentsAround(tx, r)) failureCandidates.add(id);
   }
   for (const id of await relinkExplicitChanges(
     tx,
@@ -52,7 +52,9 @@ export async function relink(
 }
 
 /**
- * The ranges as a common table `r(entity_ref, from_at, to_at)`, in SQL for `WITH`, with its bindings.
+ * The ranges as a common table `r(entity_ref, from_at, to_at)`, in SQL for `WITH`, with its bindings,
+ * and `n(entity_ref, next_at)`: when each entity's first successful production deployment after the range
+ * finished (null when there is none). Nothing from then on can be moved by what happened in the range.
  * The casts type PostgreSQL's parameters; SQLite takes them as they are.
  */
 interface Ranges {
@@ -66,7 +68,11 @@ function rangesOf(ranges: EntityRange[]): Ranges {
       .map(
         () => '(CAST(? AS VARCHAR(255)), CAST(? AS BIGINT), CAST(? AS BIGINT))',
       )
-      .join(', ')})`,
+      .join(', ')}),
+      n(entity_ref, next_at) AS (
+        SELECT r.entity_ref, (SELECT MIN(d.finished_at) FROM dora_deployments d
+          WHERE d.entity_ref = r.entity_ref AND ${SUCCESSFUL_PRODUCTION} AND d.finished_at > r.to_at)
+        FROM r)`,
     bindings: ranges.flatMap(range => [range.entityRef, range.from, range.to]),
   };
 }
@@ -146,6 +152,7 @@ async function relinkExplicitChanges(
     await tx('dora_changes')
       .whereIn('id', ids)
       .where({ explicit: true })
+      .whereNotNull('deployment_id')
       .update({ deployment_id: null, deployed_at: null, deployed_day: null });
     // One grouped pass over the links rather than a lookup per change: the planner keeps it a join.
     await tx.raw(
@@ -167,7 +174,8 @@ async function relinkExplicitChanges(
 
 /**
  * An incident whose sender named no deployment is caused by the latest successful production deployment
- * of its entity at or before its detection. Returns the deployments that lost or gained an incident.
+ * of its entity at or before its detection. Only those detected from the range until the next such
+ * deployment can move. Returns the deployments that lost or gained an incident.
  */
 async function relinkIncidents(
   tx: Knex.Transaction,
@@ -178,8 +186,10 @@ async function relinkIncidents(
       await rawRows(
         tx,
         `WITH ${r.cte}
-         SELECT DISTINCT i.deployment_id FROM dora_incidents i JOIN r ON r.entity_ref = i.entity_ref
-         WHERE i.deployment_source IS NULL AND i.detected_at >= r.from_at AND i.deployment_id IS NOT NULL`,
+         SELECT DISTINCT i.deployment_id FROM dora_incidents i
+           JOIN r ON r.entity_ref = i.entity_ref JOIN n ON n.entity_ref = i.entity_ref
+         WHERE i.deployment_source IS NULL AND i.detected_at >= r.from_at
+           AND (n.next_at IS NULL OR i.detected_at < n.next_at) AND i.deployment_id IS NOT NULL`,
         r.bindings,
       )
     ).map(row => Number(row.deployment_id));
@@ -191,9 +201,10 @@ async function relinkIncidents(
        WHERE d.entity_ref = dora_incidents.entity_ref AND ${SUCCESSFUL_PRODUCTION}
          AND d.finished_at <= dora_incidents.detected_at
        ORDER BY d.finished_at DESC, d.id DESC LIMIT 1)
-     FROM r
+     FROM r JOIN n ON n.entity_ref = r.entity_ref
      WHERE r.entity_ref = dora_incidents.entity_ref AND dora_incidents.deployment_source IS NULL
-       AND dora_incidents.detected_at >= r.from_at`,
+       AND dora_incidents.detected_at >= r.from_at
+       AND (n.next_at IS NULL OR dora_incidents.detected_at < n.next_at)`,
     r.bindings,
   );
   return [...before, ...(await linked())];
@@ -263,21 +274,24 @@ async function resolveNamedFixes(
 }
 
 /**
- * The deployments whose failure a change at `from` can alter: the latest one before it (its incidents may
- * have moved to a newer one), every one since, and what the rollbacks since rolled back.
+ * The deployments whose failure or shipped changes a range can alter: the latest one before it (its
+ * incidents may have moved to a newer one), every one in it, the next successful one (its changes may have
+ * moved to an earlier one), and what the rollbacks since rolled back.
  */
-async function deploymentsSince(
+async function deploymentsAround(
   tx: Knex.Transaction,
   r: Ranges,
 ): Promise<number[]> {
   const found = await rawRows(
     tx,
     `WITH ${r.cte}
-     SELECT d.id, d.rollback_of, d.fix_of FROM dora_deployments d JOIN r ON r.entity_ref = d.entity_ref
+     SELECT d.id, d.rollback_of, d.fix_of FROM dora_deployments d
+       JOIN r ON r.entity_ref = d.entity_ref JOIN n ON n.entity_ref = d.entity_ref
      WHERE d.finished_at >= COALESCE(
-       (SELECT MAX(p.finished_at) FROM dora_deployments p
-        WHERE p.entity_ref = r.entity_ref AND p.finished_at < r.from_at),
-       r.from_at)`,
+         (SELECT MAX(p.finished_at) FROM dora_deployments p
+          WHERE p.entity_ref = r.entity_ref AND p.finished_at < r.from_at),
+         r.from_at)
+       AND (n.next_at IS NULL OR d.finished_at <= n.next_at OR d.rollback)`,
     r.bindings,
   );
   return found.flatMap(row =>
