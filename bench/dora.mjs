@@ -107,22 +107,31 @@ function psqlMilliseconds(database, statements, runs = 10) {
   return perRun[Math.floor(runs / 2)];
 }
 
+/**
+ * Latencies of a 90-day summary: asked again and again, as a page's viewers do (the backend keeps the
+ * summary until the next write), and computed afresh, each request ending a millisecond later than the last.
+ */
 async function summaryLatencies(backend, label, query) {
-  const path = `/api/dora/summary?${new URLSearchParams({
-    window: '90',
-    ...query,
-  })}`;
-  const first = await backend.request(path);
-  if (!first.ok)
-    throw new Error(`${label}: ${first.status} ${await first.text()}`);
-  const body = await first.json();
-  const figures = await latencies(async () => {
-    const res = await backend.request(path);
-    if (!res.ok) throw new Error(`${label}: ${res.status}`);
-    await res.arrayBuffer();
-  });
+  const get = async extra => {
+    const res = await backend.request(
+      `/api/dora/summary?${new URLSearchParams({
+        window: '90',
+        ...query,
+        ...extra,
+      })}`,
+    );
+    if (!res.ok) throw new Error(`${label}: ${res.status} ${await res.text()}`);
+    return res.json();
+  };
+  const body = await get({});
+  const repeated = await latencies(() => get({}));
+  let end = now + 60_000;
+  const fresh = await latencies(() =>
+    get({ to: new Date(end++).toISOString() }),
+  );
   return {
-    ...figures,
+    repeated,
+    fresh,
     deployments: body.deploymentFrequency.deployments,
     changes: body.leadTime.changes,
   };
@@ -237,27 +246,38 @@ async function sqlite() {
 const pg = await postgres();
 const lite = args['skip-sqlite'] ? undefined : await sqlite();
 console.log(`
-PostgreSQL, ${deployments} deployments over ${days} days (90-day summaries through the API, ${40} runs each)
-  organisation: p50 ${ms(pg.org.p50)}, p95 ${ms(pg.org.p95)} (${
+PostgreSQL, ${deployments} deployments over ${days} days (90-day summaries through the API, 40 runs each;
+computed afresh, and asked again as a page's viewers do, answered from the backend's copy until the next write)
+  organisation: afresh p50 ${ms(pg.org.fresh.p50)}, p95 ${ms(
+  pg.org.fresh.p95,
+)}; again p50 ${ms(pg.org.repeated.p50)}, p95 ${ms(pg.org.repeated.p95)} (${
   pg.org.deployments
 } deployments, ${pg.org.changes} changes in the window)
-  team:         p50 ${ms(pg.team.p50)}, p95 ${ms(pg.team.p95)} (${
+  team:         afresh p50 ${ms(pg.team.fresh.p50)}, p95 ${ms(
+  pg.team.fresh.p95,
+)}; again p50 ${ms(pg.team.repeated.p50)}, p95 ${ms(pg.team.repeated.p95)} (${
   pg.team.deployments
 } deployments)
-  entity:       p50 ${ms(pg.entity.p50)}, p95 ${ms(pg.entity.p95)} (${
-  pg.entity.deployments
-} deployments)
-  core aggregate in psql alone: ${ms(pg.direct)}; organisation p50 / psql: ${(
-  pg.org.p50 / pg.direct
-).toFixed(2)} (target 1.5 or less)
+  entity:       afresh p50 ${ms(pg.entity.fresh.p50)}, p95 ${ms(
+  pg.entity.fresh.p95,
+)}; again p50 ${ms(pg.entity.repeated.p50)}, p95 ${ms(
+  pg.entity.repeated.p95,
+)} (${pg.entity.deployments} deployments)
+  core aggregate in psql alone: ${ms(
+    pg.direct,
+  )}; organisation afresh p50 / psql: ${(pg.org.fresh.p50 / pg.direct).toFixed(
+  2,
+)} (target 1.5 or less)
   batch API: ${Math.round(
     pg.rate,
   )} deployments/s, each with a commit, 1,000 a request, 4 requests at once (target 5,000)`);
 if (lite) {
   console.log(`
 SQLite (the embedded default), ${lite.count} deployments
-  organisation, 90 days: p50 ${ms(lite.org.p50)}, p95 ${ms(lite.org.p95)} (${
-    lite.org.deployments
-  } deployments in the window)`);
+  organisation, 90 days: afresh p50 ${ms(lite.org.fresh.p50)}, p95 ${ms(
+    lite.org.fresh.p95,
+  )}; again p50 ${ms(lite.org.repeated.p50)}, p95 ${ms(
+    lite.org.repeated.p95,
+  )} (${lite.org.deployments} deployments in the window)`);
 }
 console.log(`\nLogs and data: ${work}`);

@@ -296,6 +296,29 @@ describe('DatabaseDoraStore', () => {
   );
 
   it.each(databases.eachSupportedId())(
+    "answers from a replica's summary only until another replica writes (%p)",
+    async databaseId => {
+      const knex = await databases.init(databaseId as any);
+      const replica = () =>
+        DatabaseDoraStore.create({
+          database: mockServices.database({ knex }),
+          timeZone: 'UTC',
+        });
+      const reader = await replica();
+      const writer = await replica();
+      await writer.ingest({
+        deployments: [deployment('one', '2026-11-02T10:00:00Z')],
+      });
+      expect((await figures(reader)).deploymentFrequency.deployments).toBe(1);
+      expect((await figures(reader)).deploymentFrequency.deployments).toBe(1);
+      await writer.ingest({
+        deployments: [deployment('two', '2026-11-03T10:00:00Z')],
+      });
+      expect((await figures(reader)).deploymentFrequency.deployments).toBe(2);
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
     'drops and counts non-positive lead times (%p)',
     async databaseId => {
       const store = await createStore(databaseId);

@@ -13,7 +13,8 @@ import {
   changeKey,
 } from './records';
 import { chunks, EntityRange, relink } from './links';
-import { MetricQueries, ScopeFilter } from './metrics';
+import { randomUUID } from 'node:crypto';
+import { MetricQueries, RawSummary, ScopeFilter } from './metrics';
 
 export interface IngestResult {
   deployments: number;
@@ -52,6 +53,8 @@ export interface DoraStore extends MetricReads {
 
 /** One hour of a day in epoch milliseconds; the day is fixed in the configured zone. */
 const DAY_MS = 86_400_000;
+/** Summaries kept per backend between two writes: enough for every team's page and window. */
+const CACHED_SUMMARIES = 200;
 
 /** The earliest and latest time a batch touched, per entity. */
 class RangeCollector {
@@ -93,6 +96,8 @@ export class DatabaseDoraStore implements DoraStore {
   }
 
   private readonly metrics: MetricQueries;
+  private readonly cachedSummaries = new Map<string, Promise<RawSummary>>();
+  private cachedVersion?: string;
 
   private constructor(
     private readonly knex: Knex,
@@ -101,8 +106,46 @@ export class DatabaseDoraStore implements DoraStore {
     this.metrics = new MetricQueries(knex, timeZone, localDay);
   }
 
-  summary: MetricReads['summary'] = (filter, window) =>
-    this.metrics.summary(filter, window);
+  private async dataVersion(): Promise<string | undefined> {
+    const row = await this.knex('dora_settings')
+      .where({ key: DATA_VERSION })
+      .first('value');
+    return row?.value;
+  }
+
+  /** Last in a write transaction: the row lock it takes is held only until the commit. */
+  private async replaceDataVersion(tx: Knex.Transaction) {
+    await tx('dora_settings')
+      .insert({ key: DATA_VERSION, value: randomUUID() })
+      .onConflict('key')
+      .merge();
+  }
+
+  /**
+   * A summary is computed once per scope and window until the next write: the stored data version, which
+   * every write transaction replaces, tells each replica when its copies are stale. The version is read
+   * before computing, so a summary that raced a write is kept under the older version and not served.
+   */
+  summary: MetricReads['summary'] = async (filter, window) => {
+    const version = await this.dataVersion();
+    if (version !== this.cachedVersion) {
+      this.cachedSummaries.clear();
+      this.cachedVersion = version;
+    }
+    const key = JSON.stringify([filter, window]);
+    let summary = this.cachedSummaries.get(key);
+    if (!summary) {
+      summary = this.metrics.summary(filter, window);
+      summary.catch(() => this.cachedSummaries.delete(key));
+      if (this.cachedSummaries.size >= CACHED_SUMMARIES) {
+        this.cachedSummaries.delete(
+          this.cachedSummaries.keys().next().value as string,
+        );
+      }
+      this.cachedSummaries.set(key, summary);
+    }
+    return summary;
+  };
   listDeployments: MetricReads['listDeployments'] = query =>
     this.metrics.listDeployments(query);
   getDeployment: MetricReads['getDeployment'] = id =>
@@ -144,6 +187,7 @@ export class DatabaseDoraStore implements DoraStore {
         changeIds: [...changeIds.values()],
         incidentIds,
       });
+      await this.replaceDataVersion(tx);
       return {
         deployments: deploymentIds.size,
         changes: changeIds.size,
@@ -198,6 +242,7 @@ export class DatabaseDoraStore implements DoraStore {
         changeIds: [],
         incidentIds: [],
       });
+      await this.replaceDataVersion(tx);
     });
   }
 
@@ -387,6 +432,7 @@ export class DatabaseDoraStore implements DoraStore {
         .insert({ key: 'time_zone', value: this.timeZone })
         .onConflict('key')
         .merge();
+      await this.replaceDataVersion(tx);
     });
   }
 }
@@ -396,6 +442,9 @@ export function localDay(ms: number, zone: string): number {
   const local = DateTime.fromMillis(ms, { zone });
   return Math.round(Date.UTC(local.year, local.month - 1, local.day) / DAY_MS);
 }
+
+/** The dora_settings key whose value changes with every write. */
+const DATA_VERSION = 'data_version';
 
 interface Keyed {
   source: string;

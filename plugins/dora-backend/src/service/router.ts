@@ -18,6 +18,7 @@ import { parseOrExplain, SourceSettings } from '../sources/types';
 import { DoraIngestor } from './DoraIngestor';
 import { DoraService } from './DoraService';
 
+const MINUTE_MS = 60_000;
 const DAY_MS = 86_400_000;
 
 const scopeQuery = z.object({
@@ -46,9 +47,14 @@ const markBody = z
     message: 'send failed or fixOf',
   });
 
-/** The window a query asks for: `window` days back from `to` (default now), or `from` to `to`. */
+/**
+ * The window a query asks for: `window` days back from `to`, or `from` to `to`. Without `to`, the window
+ * ends with the current minute, so that requests within a minute share one computed summary.
+ */
 function windowOf(query: z.infer<typeof scopeQuery>): TimeWindow {
-  const to = query.to ? Date.parse(query.to) : Date.now();
+  const to = query.to
+    ? Date.parse(query.to)
+    : Math.ceil(Date.now() / MINUTE_MS) * MINUTE_MS;
   const from = query.from
     ? Date.parse(query.from)
     : to - (query.window ?? 90) * DAY_MS;
