@@ -149,22 +149,15 @@ async function relinkExplicitChanges(
   };
   for (const ids of chunks([...named])) {
     await shippersOf(ids);
-    await tx('dora_changes')
-      .whereIn('id', ids)
-      .where({ explicit: true })
-      .whereNotNull('deployment_id')
-      .update({ deployment_id: null, deployed_at: null, deployed_day: null });
-    // One grouped pass over the links rather than a lookup per change: the planner keeps it a join.
+    // A lookup per change on the links' index: a join would be planned from the tables' statistics, and
+    // before the links are first analysed those make it a scan of every deployment.
     await tx.raw(
-      `UPDATE dora_changes SET deployment_id = f.deployment_id, deployed_at = f.finished_at,
-         deployed_day = f.local_day
-       FROM (
-         SELECT l.change_id, d.id AS deployment_id, d.finished_at, d.local_day,
-           ROW_NUMBER() OVER (PARTITION BY l.change_id ORDER BY d.finished_at, d.id) AS n
+      `UPDATE dora_changes SET (deployment_id, deployed_at, deployed_day) = (
+         SELECT d.id, d.finished_at, d.local_day
          FROM dora_deployment_changes l JOIN dora_deployments d ON d.id = l.deployment_id
-         WHERE l.change_id IN (${marks(ids)}) AND ${SUCCESSFUL_PRODUCTION}
-       ) f
-       WHERE f.n = 1 AND dora_changes.id = f.change_id AND dora_changes.explicit`,
+         WHERE l.change_id = dora_changes.id AND ${SUCCESSFUL_PRODUCTION}
+         ORDER BY d.finished_at, d.id LIMIT 1)
+       WHERE explicit AND id IN (${marks(ids)})`,
       ids,
     );
     await shippersOf(ids);
@@ -315,39 +308,46 @@ async function recomputeDeployments(
       `UPDATE dora_deployments SET
          failed = x.failed,
          shipped_changes = x.shipped_changes,
-         recovered_at = CASE
-           WHEN x.restored_at IS NULL THEN x.all_resolved_at
-           WHEN x.all_resolved_at IS NULL THEN x.restored_at
-           WHEN x.restored_at < x.all_resolved_at THEN x.restored_at
-           ELSE x.all_resolved_at END
+         recovered_at = x.recovered_at
        FROM (
-         SELECT d.id,
-           (d.marked_failed OR inc.n IS NOT NULL OR res.restored_at IS NOT NULL) AS failed,
-           res.restored_at,
-           COALESCE(shipped.n, 0) AS shipped_changes,
-           CASE WHEN inc.n = inc.resolved THEN inc.last_resolved_at END AS all_resolved_at
-         FROM dora_deployments d
-         LEFT JOIN (
-           SELECT deployment_id, COUNT(*) AS n, COUNT(resolved_at) AS resolved,
-             MAX(resolved_at) AS last_resolved_at
-           FROM dora_incidents WHERE deployment_id IN (${list}) GROUP BY deployment_id
-         ) inc ON inc.deployment_id = d.id
-         LEFT JOIN (
-           SELECT target, MIN(finished_at) AS restored_at FROM (
-             SELECT fix_of AS target, finished_at FROM dora_deployments
-             WHERE fix_of IN (${list}) AND succeeded
-             UNION ALL
-             SELECT rollback_of, finished_at FROM dora_deployments
-             WHERE rollback_of IN (${list}) AND succeeded
-           ) t GROUP BY target
-         ) res ON res.target = d.id
-         LEFT JOIN (
-           SELECT deployment_id, COUNT(*) AS n FROM dora_changes
-           WHERE deployment_id IN (${list}) GROUP BY deployment_id
-         ) shipped ON shipped.deployment_id = d.id
-         WHERE d.id IN (${list})
+         SELECT y.*, CASE
+             WHEN y.restored_at IS NULL THEN y.all_resolved_at
+             WHEN y.all_resolved_at IS NULL THEN y.restored_at
+             WHEN y.restored_at < y.all_resolved_at THEN y.restored_at
+             ELSE y.all_resolved_at END AS recovered_at
+         FROM (
+           SELECT d.id,
+             (d.marked_failed OR inc.n IS NOT NULL OR res.restored_at IS NOT NULL) AS failed,
+             res.restored_at,
+             COALESCE(shipped.n, 0) AS shipped_changes,
+             CASE WHEN inc.n = inc.resolved THEN inc.last_resolved_at END AS all_resolved_at
+           FROM dora_deployments d
+           LEFT JOIN (
+             SELECT deployment_id, COUNT(*) AS n, COUNT(resolved_at) AS resolved,
+               MAX(resolved_at) AS last_resolved_at
+             FROM dora_incidents WHERE deployment_id IN (${list}) GROUP BY deployment_id
+           ) inc ON inc.deployment_id = d.id
+           LEFT JOIN (
+             SELECT target, MIN(finished_at) AS restored_at FROM (
+               SELECT fix_of AS target, finished_at FROM dora_deployments
+               WHERE fix_of IN (${list}) AND succeeded
+               UNION ALL
+               SELECT rollback_of, finished_at FROM dora_deployments
+               WHERE rollback_of IN (${list}) AND succeeded
+             ) t GROUP BY target
+           ) res ON res.target = d.id
+           LEFT JOIN (
+             SELECT deployment_id, COUNT(*) AS n FROM dora_changes
+             WHERE deployment_id IN (${list}) GROUP BY deployment_id
+           ) shipped ON shipped.deployment_id = d.id
+           WHERE d.id IN (${list})
+         ) y
        ) x
-       WHERE dora_deployments.id = x.id`,
+       -- Only rows that change: every write leaves a row version for the vacuum.
+       WHERE dora_deployments.id = x.id
+         AND (dora_deployments.failed <> x.failed
+           OR dora_deployments.shipped_changes <> x.shipped_changes
+           OR COALESCE(dora_deployments.recovered_at, -1) <> COALESCE(x.recovered_at, -1))`,
       [...ids, ...ids, ...ids, ...ids, ...ids],
     );
   }
