@@ -12,7 +12,7 @@ import {
   IngestBatch,
   changeKey,
 } from './records';
-import { chunks, EntityRange, relink } from './links';
+import { chunks, EntityRange, rawRows, relink } from './links';
 import { randomUUID } from 'node:crypto';
 import { MetricQueries, RawSummary, ScopeFilter } from './metrics';
 
@@ -456,31 +456,32 @@ function keyOf(record: Keyed) {
 }
 
 /**
- * The stored rows of `records`, by their key. One statement per source, on the unique index: a list of
- * (source, id) pairs would be an OR of pairs, which the planner may answer with a scan of the table.
+ * The stored rows of `records`, by their key: the keys as a table of values joined to the unique index,
+ * one lookup each. As an IN list the planner goes by the source's statistics, and a source that is new
+ * since they were gathered looks too rare to use the index for its ids.
  */
 async function selectByKeys(
   tx: Knex.Transaction,
   table: string,
   records: Keyed[],
-  columns: string[] = ['*'],
+  columns: string[] = ['t.*'],
 ): Promise<Map<string, any>> {
-  const idsBySource = new Map<string, string[]>();
-  for (const { source, externalId } of records) {
-    const ids = idsBySource.get(source) ?? [];
-    ids.push(externalId);
-    idsBySource.set(source, ids);
-  }
-  const found = new Map<string, any>();
-  for (const [source, externalIds] of idsBySource) {
-    for (const row of await tx(table)
-      .where({ source })
-      .whereIn('external_id', externalIds)
-      .select(columns)) {
-      found.set(keyOf({ source, externalId: row.external_id }), row);
-    }
-  }
-  return found;
+  if (records.length === 0) return new Map();
+  const rows = await rawRows(
+    tx,
+    `WITH k(source, external_id) AS (VALUES ${records
+      .map(() => '(CAST(? AS VARCHAR(32)), CAST(? AS VARCHAR(512)))')
+      .join(', ')})
+     SELECT ${columns.join(', ')} FROM k
+     JOIN ${table} t ON t.source = k.source AND t.external_id = k.external_id`,
+    records.flatMap(record => [record.source, record.externalId]),
+  );
+  return new Map(
+    rows.map(row => [
+      keyOf({ source: row.source, externalId: row.external_id }),
+      row,
+    ]),
+  );
 }
 
 /** The ids of the rows of `records`, by their key. */
@@ -490,9 +491,9 @@ async function selectIds(
   records: Keyed[],
 ): Promise<Map<string, number>> {
   const rows = await selectByKeys(tx, table, records, [
-    'id',
-    'source',
-    'external_id',
+    't.id',
+    't.source',
+    't.external_id',
   ]);
   return new Map([...rows].map(([key, row]) => [key, Number(row.id)]));
 }
