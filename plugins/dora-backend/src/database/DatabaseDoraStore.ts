@@ -55,6 +55,8 @@ export interface DoraStore extends MetricReads {
 const DAY_MS = 86_400_000;
 /** Summaries kept per backend between two writes: enough for every team's page and window. */
 const CACHED_SUMMARIES = 200;
+/** The dora_settings key whose value changes with every write. */
+const DATA_VERSION = 'data_version';
 
 /** The earliest and latest time a batch touched, per entity. */
 class RangeCollector {
@@ -442,9 +444,6 @@ export function localDay(ms: number, zone: string): number {
   const local = DateTime.fromMillis(ms, { zone });
   return Math.round(Date.UTC(local.year, local.month - 1, local.day) / DAY_MS);
 }
-
-/** The dora_settings key whose value changes with every write. */
-const DATA_VERSION = 'data_version';
 
 interface Keyed {
   source: string;

@@ -82,6 +82,7 @@ const UNPLANNED =
 const SHIPPED = 'd.production AND d.succeeded';
 /** PostgreSQL's sort memory for the percentiles: about two million values. */
 const SORT_MEMORY = '64MB';
+const EMPTY: PositivePercentiles = { count: 0, nonPositive: 0 };
 
 /** The SQL of the figures: aggregates next to the indexes chosen for them, on PostgreSQL and SQLite. */
 export class MetricQueries {
@@ -540,8 +541,6 @@ function scoped(
   if (filter.ownerRefs) query.whereIn(`${alias}.owner_ref`, filter.ownerRefs);
   return query;
 }
-
-const EMPTY: PositivePercentiles = { count: 0, nonPositive: 0 };
 
 function toSeconds(p?: Percentiles): Percentiles {
   if (!p) return { count: 0 };
