@@ -112,7 +112,10 @@ export class MetricQueries {
       .where('c.deployed_at', '<', window.to);
   }
 
-  /** `end - start` as `v`, grouped by `group` as `g`, for the rows that have both: what `percentiles` reads. */
+  /**
+   * `end - start` as `v`, grouped by `group` as `g`, for the rows that have both: what
+   * `overallPercentiles` and `medians` read.
+   */
   private durations(
     query: Knex.QueryBuilder,
     start: string,
