@@ -89,7 +89,7 @@ describe('the demo catalog', () => {
         },
       });
 
-      const { server } = await startTestBackend({
+      const backend = await startTestBackend({
         features: [
           catalogPlugin,
           catalogModuleGit,
@@ -110,6 +110,8 @@ describe('the demo catalog', () => {
           }),
         ],
       });
+      databases.stopAfterTest(backend);
+      const { server } = backend;
       const api = (path: string) =>
         request(server)
           .get(`/api/catalog${path}`)

@@ -69,7 +69,7 @@ async function startCatalog(knex: Knex, provider: Record<string, unknown>) {
       });
     },
   });
-  const { server } = await startTestBackend({
+  const backend = await startTestBackend({
     features: [
       catalogPlugin,
       catalogModuleGit,
@@ -96,6 +96,8 @@ async function startCatalog(knex: Knex, provider: Record<string, unknown>) {
       }),
     ],
   });
+  databases.stopAfterTest(backend);
+  const { server } = backend;
   const sync = () => scheduler!.triggerTask('portico-git:demo:sync');
   // `name` for a component, `kind:name` for other kinds.
   const entity = (ref: string) =>

@@ -2,6 +2,7 @@ import {
   mockCredentials,
   mockServices,
   startTestBackend,
+  TestDatabaseId,
 } from '@backstage/backend-test-utils';
 import eventsPlugin from '@backstage/plugin-events-backend';
 import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
@@ -71,13 +72,13 @@ const groups = [
 ];
 
 async function startPortal(
-  databaseId: string,
+  databaseId: TestDatabaseId,
   permission:
     | AuthorizeResult.ALLOW
     | AuthorizeResult.DENY = AuthorizeResult.ALLOW,
 ) {
-  const knex = await databases.init(databaseId as any);
-  const { server } = await startTestBackend({
+  const knex = await databases.init(databaseId);
+  const backend = await startTestBackend({
     features: [
       eventsPlugin,
       // The real events service: the mock gives each plugin a bus of its own.
@@ -105,6 +106,8 @@ async function startPortal(
       }),
     ],
   });
+  databases.stopAfterTest(backend);
+  const { server } = backend;
   return server;
 }
 

@@ -3,5 +3,8 @@
  *
  * @packageDocumentation
  */
-export { createPorticoTestDatabases } from './databases';
+export {
+  createPorticoTestDatabases,
+  type PorticoTestDatabases,
+} from './databases';
 export { eventually } from './eventually';

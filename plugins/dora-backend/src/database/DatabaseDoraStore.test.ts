@@ -1,4 +1,4 @@
-import { mockServices } from '@backstage/backend-test-utils';
+import { mockServices, TestDatabaseId } from '@backstage/backend-test-utils';
 import { DORA_BENCHMARKS } from '@internal/plugin-dora-common';
 import { createPorticoTestDatabases } from '@internal/portico-backend-test-utils';
 import { summarize } from '../service/summarize';
@@ -120,8 +120,8 @@ const november = {
   to: at('2026-11-29T00:00:00Z'),
 };
 
-async function createStore(databaseId: string, timeZone = 'UTC') {
-  const knex = await databases.init(databaseId as any);
+async function createStore(databaseId: TestDatabaseId, timeZone = 'UTC') {
+  const knex = await databases.init(databaseId);
   return DatabaseDoraStore.create({
     database: mockServices.database({ knex }),
     timeZone,
@@ -298,7 +298,7 @@ describe('DatabaseDoraStore', () => {
   it.each(databases.eachSupportedId())(
     "answers from a replica's summary only until another replica writes (%p)",
     async databaseId => {
-      const knex = await databases.init(databaseId as any);
+      const knex = await databases.init(databaseId);
       const replica = () =>
         DatabaseDoraStore.create({
           database: mockServices.database({ knex }),
