@@ -4,7 +4,6 @@ import {
 } from '@backstage/backend-plugin-api';
 import { NotFoundError } from '@backstage/errors';
 import { Knex } from 'knex';
-import { DateTime } from 'luxon';
 import {
   ChangeRecord,
   DeploymentRecord,
@@ -15,6 +14,7 @@ import {
 import { chunks, EntityRange, rawRows, relink } from './links';
 import { randomUUID } from 'node:crypto';
 import { MetricQueries, RawSummary, ScopeFilter } from './metrics';
+import { DAY_MS, localDay } from './days';
 
 export interface IngestResult {
   deployments: number;
@@ -52,7 +52,6 @@ export interface DoraStore extends MetricReads {
 }
 
 /** One hour of a day in epoch milliseconds; the day is fixed in the configured zone. */
-const DAY_MS = 86_400_000;
 /** Summaries kept per backend between two writes: enough for every team's page and window. */
 const CACHED_SUMMARIES = 200;
 /** The dora_settings key whose value changes with every write. */
@@ -105,7 +104,7 @@ export class DatabaseDoraStore implements DoraStore {
     private readonly knex: Knex,
     private readonly timeZone: string,
   ) {
-    this.metrics = new MetricQueries(knex, timeZone, localDay);
+    this.metrics = new MetricQueries(knex, timeZone);
   }
 
   private async dataVersion(): Promise<string | undefined> {
@@ -437,12 +436,6 @@ export class DatabaseDoraStore implements DoraStore {
       await this.replaceDataVersion(tx);
     });
   }
-}
-
-/** Days since 1970-01-01 of the calendar day `ms` falls on in `zone`. */
-export function localDay(ms: number, zone: string): number {
-  const local = DateTime.fromMillis(ms, { zone });
-  return Math.round(Date.UTC(local.year, local.month - 1, local.day) / DAY_MS);
 }
 
 interface Keyed {

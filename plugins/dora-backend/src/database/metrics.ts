@@ -1,4 +1,5 @@
 import { Knex } from 'knex';
+import { localDay, localDayStart, weekOf } from './days';
 import { rawRows } from './links';
 
 /** Which rows a figure covers; every field set narrows it, none is the organisation. */
@@ -25,6 +26,9 @@ export interface Percentiles {
 interface PositivePercentiles extends Percentiles {
   nonPositive: number;
 }
+
+/** A duration as the columns it runs between: `end - start`. */
+type Span = [start: string, end: string];
 
 export interface WeekFigures {
   /** Monday-based week number: (local day + 3) / 7. */
@@ -83,14 +87,12 @@ const SHIPPED = 'd.production AND d.succeeded';
 /** PostgreSQL's sort memory for the percentiles: about two million values. */
 const SORT_MEMORY = '64MB';
 const EMPTY: PositivePercentiles = { count: 0, nonPositive: 0 };
+const LEAD_TIME: Span = ['c.first_commit_at', 'c.deployed_at'];
+const RECOVERY: Span = ['d.finished_at', 'd.recovered_at'];
 
 /** The SQL of the figures: aggregates next to the indexes chosen for them, on PostgreSQL and SQLite. */
 export class MetricQueries {
-  constructor(
-    private readonly knex: Knex,
-    private readonly timeZone: string,
-    private readonly localDay: (ms: number, zone: string) => number,
-  ) {}
+  constructor(private readonly knex: Knex, private readonly timeZone: string) {}
 
   private get isPostgres() {
     return this.knex.client.config.client === 'pg';
@@ -113,8 +115,8 @@ export class MetricQueries {
   }
 
   /**
-   * `end - start` as `v`, grouped by `group` as `g`, for the rows that have both: what
-   * `overallPercentiles` and `medians` read.
+   * `end - start` as `v`, grouped by `group` as `g`, for the rows that have both: what SQLite's
+   * `rankedPercentiles` reads.
    */
   private durations(
     query: Knex.QueryBuilder,
@@ -167,7 +169,7 @@ export class MetricQueries {
         ),
       );
 
-    const lastDay = this.localDay(window.to - 1, this.timeZone);
+    const lastDay = localDay(window.to - 1, this.timeZone);
     const days = Math.max(
       1,
       Math.round((window.to - window.from) / 86_400_000),
@@ -183,18 +185,13 @@ export class MetricQueries {
       return counts;
     };
 
-    const leadTimeQuery = this.overallPercentiles(
-      this.durations(changes(), 'c.first_commit_at', 'c.deployed_at'),
-    );
-    const mergeToDeployQuery = this.overallPercentiles(
-      this.durations(changes(), 'c.merged_at', 'c.deployed_at'),
-    );
-    const recoveryQuery = this.overallPercentiles(
-      this.durations(
-        deployments().whereRaw('d.failed'),
-        'd.finished_at',
-        'd.recovered_at',
-      ),
+    const changeQuery = this.percentilesOf(changes, {
+      leadTime: LEAD_TIME,
+      mergeToDeploy: ['c.merged_at', 'c.deployed_at'],
+    });
+    const recoveryQuery = this.percentilesOf(
+      () => deployments().whereRaw('d.failed'),
+      { recovery: RECOVERY },
     );
 
     const incidentsQuery = scoped(this.knex('dora_incidents as i'), filter, 'i')
@@ -208,16 +205,14 @@ export class MetricQueries {
     // Independent statements: PostgreSQL runs them side by side on the pool's connections.
     const [
       perDay,
-      leadTime,
-      mergeToDeploy,
-      recovery,
+      { leadTime, mergeToDeploy },
+      { recovery },
       [incidents],
       unattributedEvents,
       weekPercentiles,
     ] = await Promise.all([
       perDayQuery,
-      leadTimeQuery,
-      mergeToDeployQuery,
+      changeQuery,
       recoveryQuery,
       incidentsQuery,
       this.unattributedCount(window),
@@ -260,11 +255,8 @@ export class MetricQueries {
       recoveries: Map<number, Percentiles>;
     },
   ): WeekFigures[] {
-    const week = (day: number) => Math.floor((day + 3) / 7);
-    const first = week(this.localDay(window.from, this.timeZone));
-    const last = week(this.localDay(window.to - 1, this.timeZone));
     const result = new Map<number, WeekFigures>();
-    for (let w = first; w <= last; w++) {
+    for (const { week: w } of this.weekRanges(window)) {
       result.set(w, {
         week: w,
         deployments: 0,
@@ -275,7 +267,7 @@ export class MetricQueries {
       });
     }
     for (const row of perDay) {
-      const figures = result.get(week(row.day));
+      const figures = result.get(weekOf(row.day));
       if (!figures) continue;
       figures.deployments += row.deployments;
       figures.failed += row.failed;
@@ -287,24 +279,35 @@ export class MetricQueries {
   /** Weekly medians: of lead time by the week each change shipped, of recovery by the failed deployment's. */
   private async weekPercentiles(filter: ScopeFilter, window: TimeWindow) {
     const [leadTimes, recoveries] = await Promise.all([
-      this.medians(
-        this.durations(
-          this.shippedChanges(filter, window),
-          'c.first_commit_at',
-          'c.deployed_at',
-          '(c.deployed_day + 3) / 7',
-        ),
+      this.weeklyMedians(
+        () => this.shippedChanges(filter, window),
+        { time: 'c.deployed_at', day: 'c.deployed_day' },
+        LEAD_TIME,
+        window,
       ),
-      this.medians(
-        this.durations(
-          this.shippedDeployments(filter, window).whereRaw('d.failed'),
-          'd.finished_at',
-          'd.recovered_at',
-          '(d.local_day + 3) / 7',
-        ),
+      this.weeklyMedians(
+        () => this.shippedDeployments(filter, window).whereRaw('d.failed'),
+        { time: 'd.finished_at', day: 'd.local_day' },
+        RECOVERY,
+        window,
       ),
     ]);
     return { leadTimes, recoveries };
+  }
+
+  /** The Monday-based weeks of the window in the configured zone, each cut to the window, oldest first. */
+  private weekRanges(window: TimeWindow) {
+    const first = weekOf(localDay(window.from, this.timeZone));
+    const last = weekOf(localDay(window.to - 1, this.timeZone));
+    const ranges: { week: number; from: number; to: number }[] = [];
+    for (let week = first; week <= last; week++) {
+      ranges.push({
+        week,
+        from: Math.max(window.from, localDayStart(7 * week - 3, this.timeZone)),
+        to: Math.min(window.to, localDayStart(7 * week + 4, this.timeZone)),
+      });
+    }
+    return ranges;
   }
 
   private async unattributedCount(window: TimeWindow): Promise<number> {
@@ -324,55 +327,98 @@ export class MetricQueries {
     return counts.reduce((sum, n) => sum + n, 0);
   }
 
-  /** The median and 90th percentile of the positive `v`, and how many were not positive. */
-  private async overallPercentiles(
-    values: Knex.QueryBuilder,
-  ): Promise<PositivePercentiles> {
+  /**
+   * The median and 90th percentile of the positive values of each named span of `rows`, and how many
+   * were not positive. PostgreSQL reads the rows once for all of them.
+   */
+  private async percentilesOf<Name extends string>(
+    rows: () => Knex.QueryBuilder,
+    spans: Record<Name, Span>,
+  ): Promise<Record<Name, PositivePercentiles>> {
+    const named = Object.entries(spans) as [Name, Span][];
+    const result = {} as Record<Name, PositivePercentiles>;
     if (!this.isPostgres) {
-      return (await this.rankedPercentiles(values)).get(0) ?? EMPTY;
+      for (const [name, [start, end]] of named) {
+        const values = this.durations(rows(), start, end);
+        result[name] = (await this.rankedPercentiles(values)).get(0) ?? EMPTY;
+      }
+      return result;
     }
     const [row] = await this.withSortMemory(tx =>
       tx
-        .from(values.as('s'))
+        .from(
+          rows()
+            .select(
+              named.map(([, [start, end]], i) =>
+                tx.raw(`${end} - ${start} AS v${i}`),
+              ),
+            )
+            .as('s'),
+        )
         .select(
-          tx.raw('COUNT(*) FILTER (WHERE s.v > 0) AS n'),
-          tx.raw('COUNT(*) FILTER (WHERE s.v <= 0) AS non_positive'),
-          tx.raw(
-            'percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY s.v) FILTER (WHERE s.v > 0) AS p',
-          ),
+          named.flatMap((_, i) => [
+            tx.raw(`COUNT(*) FILTER (WHERE s.v${i} > 0) AS n${i}`),
+            tx.raw(`COUNT(*) FILTER (WHERE s.v${i} <= 0) AS non_positive${i}`),
+            tx.raw(
+              `percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY s.v${i}) FILTER (WHERE s.v${i} > 0) AS p${i}`,
+            ),
+          ]),
         ),
     );
-    const [p50, p90] = (row.p ?? []).map(Number);
-    return {
-      count: Number(row.n),
-      nonPositive: Number(row.non_positive),
-      ...(row.p && { p50, p90 }),
-    };
+    named.forEach(([name], i) => {
+      const p = row[`p${i}`] as number[] | null;
+      result[name] = {
+        count: Number(row[`n${i}`]),
+        nonPositive: Number(row[`non_positive${i}`]),
+        ...(p && { p50: Number(p[0]), p90: Number(p[1]) }),
+      };
+    });
+    return result;
   }
 
-  /** The median of the positive `v` per group `g`. */
-  private async medians(
-    values: Knex.QueryBuilder,
+  /**
+   * The median of the positive `span` of `rows` per Monday-based week of their `time` (whose local day
+   * is `day`). On PostgreSQL each week is a range of the time index and a sort of its own: grouped by
+   * week, the statement would first sort every value of the window by week.
+   */
+  private async weeklyMedians(
+    rows: () => Knex.QueryBuilder,
+    { time, day }: { time: string; day: string },
+    [start, end]: Span,
+    window: TimeWindow,
   ): Promise<Map<number, Percentiles>> {
     const result = new Map<number, Percentiles>();
     if (!this.isPostgres) {
+      const values = this.durations(rows(), start, end, `(${day} + 3) / 7`);
       for (const [g, { count, p50 }] of await this.rankedPercentiles(values)) {
         if (count > 0) result.set(g, { count, p50 });
       }
       return result;
     }
-    const rows = await this.withSortMemory(tx =>
-      tx
-        .from(values.as('s'))
-        .where('s.v', '>', 0)
-        .select(
-          's.g',
-          tx.raw('COUNT(*) AS n'),
-          tx.raw('percentile_cont(0.5) WITHIN GROUP (ORDER BY s.v) AS p50'),
-        )
-        .groupBy('s.g'),
-    );
-    for (const row of rows) {
+    const weeks = this.weekRanges(window);
+    const values = rows()
+      .whereRaw(`${time} >= w.lo AND ${time} < w.hi AND ${end} - ${start} > 0`)
+      .select(this.knex.raw(`${end} - ${start} AS v`));
+    const median = this.knex
+      .from(values.as('s'))
+      .select(
+        this.knex.raw('COUNT(*) AS n'),
+        this.knex.raw(
+          'percentile_cont(0.5) WITHIN GROUP (ORDER BY s.v) AS p50',
+        ),
+      );
+    const medians = await this.knex
+      .from(
+        this.knex.raw(
+          `(VALUES ${weeks.map(
+            () => '(?::int, ?::bigint, ?::bigint)',
+          )}) AS w(g, lo, hi) CROSS JOIN LATERAL ? AS x`,
+          [...weeks.flatMap(w => [w.week, w.from, w.to]), median],
+        ),
+      )
+      .where('x.n', '>', 0)
+      .select('w.g', 'x.n', 'x.p50');
+    for (const row of medians) {
       result.set(Number(row.g), { count: Number(row.n), p50: Number(row.p50) });
     }
     return result;

@@ -1,0 +1,27 @@
+import { DateTime } from 'luxon';
+
+export const DAY_MS = 86_400_000;
+
+/** Days since 1970-01-01 of the calendar day `ms` falls on in `zone`. */
+export function localDay(ms: number, zone: string): number {
+  const local = DateTime.fromMillis(ms, { zone });
+  return Math.round(Date.UTC(local.year, local.month - 1, local.day) / DAY_MS);
+}
+
+/** The instant local day `day` (as `localDay` counts) begins in `zone`. */
+export function localDayStart(day: number, zone: string): number {
+  const date = new Date(day * DAY_MS);
+  return DateTime.fromObject(
+    {
+      year: date.getUTCFullYear(),
+      month: date.getUTCMonth() + 1,
+      day: date.getUTCDate(),
+    },
+    { zone },
+  ).toMillis();
+}
+
+/** Monday-based week number of a local day: 1970-01-01 was a Thursday. */
+export function weekOf(day: number): number {
+  return Math.floor((day + 3) / 7);
+}
