@@ -56,11 +56,17 @@ ensure_node() {
         fail "could not install node@$PORTICO_NODE_MAJOR from the npm registry" "check the npm registry is reachable (npm ping)"
     fi
     export PATH="$PORTICO_TOOLS/node_modules/.bin:$PATH"
-    # Native addons must build against this Node's headers, not the system Node's.
-    local arch
-    arch="$(uname -m | sed 's/x86_64/x64/; s/aarch64/arm64/')"
-    export npm_config_nodedir="$PORTICO_TOOLS/node_modules/node/node_modules/node-linux-$arch"
   fi
+  # Native addons build against the running Node's headers: node-gyp cannot download them offline, and
+  # the global npmrc names the system Node 20's. Also when .tools/ is already first on PATH.
+  local arch headers
+  arch="$(uname -m | sed 's/x86_64/x64/; s/aarch64/arm64/')"
+  if [ "$(command -v node)" = "$PORTICO_TOOLS/node_modules/.bin/node" ]; then
+    headers="$PORTICO_TOOLS/node_modules/node/node_modules/node-linux-$arch"
+  else
+    headers="$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")"
+  fi
+  if [ -f "$headers/include/node/node.h" ]; then export npm_config_nodedir="$headers"; fi
   # The committed yarn release, without corepack (it cannot download yarn here) or a global yarn.
   mkdir -p "$PORTICO_TOOLS/bin"
   printf '#!/bin/sh\nexec node "%s" "$@"\n' "$(ls "$PORTICO_ROOT"/.yarn/releases/yarn-*.cjs)" >"$PORTICO_TOOLS/bin/yarn"
