@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join, posix, relative } from 'node:path';
 import { Readable } from 'node:stream';
-import { CommandShell } from './shell';
+import { CommandShell, holdWhileBusy } from './shell';
 import { queryGitDaemon, queryHttp, RefQueryError, RemoteHead } from './refs';
 
 /** A file of a commit's tree, as `git ls-tree` lists it. */
@@ -177,6 +177,7 @@ export class ObjectReader {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise<T>((resolve, reject) => {
       this.waiting.push({ parse, resolve, reject });
+      if (this.waiting.length === 1) holdWhileBusy(this.process, true);
       this.process.stdin.write(`${command}\n`);
     });
   }
@@ -196,6 +197,7 @@ export class ObjectReader {
       this.buffered = this.buffered.subarray(answer.used);
       next.resolve(answer.value);
     }
+    holdWhileBusy(this.process, false);
   }
 
   private fail(error: Error) {

@@ -1,4 +1,20 @@
-import { ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import {
+  ChildProcess,
+  ChildProcessWithoutNullStreams,
+  spawn,
+} from 'node:child_process';
+
+/**
+ * Keeps Node's event loop alive for a long-lived helper process only while it has work in flight, so
+ * that an idle helper never holds the backend (or a test run) open at exit.
+ */
+export function holdWhileBusy(child: ChildProcess, busy: boolean) {
+  for (const handle of [child, child.stdin, child.stdout, child.stderr]) {
+    const held = handle as { ref?(): void; unref?(): void } | null;
+    if (busy) held?.ref?.();
+    else held?.unref?.();
+  }
+}
 
 const quote = (word: string) => `'${word.replace(/'/g, `'\\''`)}'`;
 
@@ -33,6 +49,7 @@ export class CommandShell {
     const shell = this.start();
     return new Promise((resolve, reject) => {
       this.running.set(id, { resolve, reject });
+      if (this.running.size === 1) holdWhileBusy(shell, true);
       shell.stdin.write(
         `( cd ${quote(cwd)} && timeout -k 5 ${timeoutSeconds} ${[
           command,
@@ -56,6 +73,7 @@ export class CommandShell {
         this.running.get(id)?.resolve(code);
         this.running.delete(id);
       }
+      if (this.running.size === 0) holdWhileBusy(shell, false);
     });
     shell.stdin.on('error', () => {});
     shell.on('close', () => {
