@@ -51,7 +51,6 @@ export interface DoraStore extends MetricReads {
   ): Promise<void>;
 }
 
-/** One hour of a day in epoch milliseconds; the day is fixed in the configured zone. */
 /** Summaries kept per backend between two writes: enough for every team's page and window. */
 const CACHED_SUMMARIES = 200;
 /** The dora_settings key whose value changes with every write. */

@@ -25,3 +25,8 @@ export function localDayStart(day: number, zone: string): number {
 export function weekOf(day: number): number {
   return Math.floor((day + 3) / 7);
 }
+
+/** The local day (as `localDay` counts) that week `week` (as `weekOf` counts) begins with, a Monday. */
+export function weekStartDay(week: number): number {
+  return 7 * week - 3;
+}

@@ -1,5 +1,5 @@
 import { Knex } from 'knex';
-import { localDay, localDayStart, weekOf } from './days';
+import { DAY_MS, localDay, localDayStart, weekOf, weekStartDay } from './days';
 import { rawRows } from './links';
 
 /** Which rows a figure covers; every field set narrows it, none is the organisation. */
@@ -29,6 +29,13 @@ interface PositivePercentiles extends Percentiles {
 
 /** A duration as the columns it runs between: `end - start`. */
 type Span = [start: string, end: string];
+
+/** A Monday-based week of a window in the configured zone, cut to the window. */
+interface WeekRange {
+  week: number;
+  from: number;
+  to: number;
+}
 
 export interface WeekFigures {
   /** Monday-based week number: (local day + 3) / 7. */
@@ -136,6 +143,7 @@ export class MetricQueries {
   async summary(filter: ScopeFilter, window: TimeWindow): Promise<RawSummary> {
     const deployments = () => this.shippedDeployments(filter, window);
     const changes = () => this.shippedChanges(filter, window);
+    const weeks = this.weekRanges(window);
 
     // One row per local day carries the counts, the per-period days and the weekly counts.
     const perDayQuery: Promise<DayCounts[]> = deployments()
@@ -170,10 +178,7 @@ export class MetricQueries {
       );
 
     const lastDay = localDay(window.to - 1, this.timeZone);
-    const days = Math.max(
-      1,
-      Math.round((window.to - window.from) / 86_400_000),
-    );
+    const days = Math.max(1, Math.round((window.to - window.from) / DAY_MS));
     /** Days with a deployment in each period of `length` days back from the window's end, oldest first. */
     const perPeriod = (perDay: DayCounts[], length: number) => {
       const periods = Math.max(1, Math.floor(days / length));
@@ -216,7 +221,7 @@ export class MetricQueries {
       recoveryQuery,
       incidentsQuery,
       this.unattributedCount(window),
-      this.weekPercentiles(filter, window),
+      this.weekPercentiles(filter, window, weeks),
     ]);
     const sum = (
       field:
@@ -242,13 +247,13 @@ export class MetricQueries {
       incidentsLinked: Number(incidents.linked),
       unattributedEvents,
       includesDemoData: perDay.some(row => row.demo),
-      weeks: this.weeks(window, perDay, weekPercentiles),
+      weeks: this.weeks(weeks, perDay, weekPercentiles),
     };
   }
 
-  /** Monday-based weeks of the window in the configured zone, oldest first. */
+  /** The figures of each week, oldest first. */
   private weeks(
-    window: TimeWindow,
+    weeks: WeekRange[],
     perDay: DayCounts[],
     percentiles: {
       leadTimes: Map<number, Percentiles>;
@@ -256,7 +261,7 @@ export class MetricQueries {
     },
   ): WeekFigures[] {
     const result = new Map<number, WeekFigures>();
-    for (const { week: w } of this.weekRanges(window)) {
+    for (const { week: w } of weeks) {
       result.set(w, {
         week: w,
         deployments: 0,
@@ -277,34 +282,40 @@ export class MetricQueries {
   }
 
   /** Weekly medians: of lead time by the week each change shipped, of recovery by the failed deployment's. */
-  private async weekPercentiles(filter: ScopeFilter, window: TimeWindow) {
+  private async weekPercentiles(
+    filter: ScopeFilter,
+    window: TimeWindow,
+    weeks: WeekRange[],
+  ) {
     const [leadTimes, recoveries] = await Promise.all([
       this.weeklyMedians(
         () => this.shippedChanges(filter, window),
         { time: 'c.deployed_at', day: 'c.deployed_day' },
         LEAD_TIME,
-        window,
+        weeks,
       ),
       this.weeklyMedians(
         () => this.shippedDeployments(filter, window).whereRaw('d.failed'),
         { time: 'd.finished_at', day: 'd.local_day' },
         RECOVERY,
-        window,
+        weeks,
       ),
     ]);
     return { leadTimes, recoveries };
   }
 
-  /** The Monday-based weeks of the window in the configured zone, each cut to the window, oldest first. */
-  private weekRanges(window: TimeWindow) {
+  /** The weeks of the window, oldest first. */
+  private weekRanges(window: TimeWindow): WeekRange[] {
     const first = weekOf(localDay(window.from, this.timeZone));
     const last = weekOf(localDay(window.to - 1, this.timeZone));
-    const ranges: { week: number; from: number; to: number }[] = [];
+    const start = (week: number) =>
+      localDayStart(weekStartDay(week), this.timeZone);
+    const ranges: WeekRange[] = [];
     for (let week = first; week <= last; week++) {
       ranges.push({
         week,
-        from: Math.max(window.from, localDayStart(7 * week - 3, this.timeZone)),
-        to: Math.min(window.to, localDayStart(7 * week + 4, this.timeZone)),
+        from: Math.max(window.from, start(week)),
+        to: Math.min(window.to, start(week + 1)),
       });
     }
     return ranges;
@@ -385,7 +396,7 @@ export class MetricQueries {
     rows: () => Knex.QueryBuilder,
     { time, day }: { time: string; day: string },
     [start, end]: Span,
-    window: TimeWindow,
+    weeks: WeekRange[],
   ): Promise<Map<number, Percentiles>> {
     const result = new Map<number, Percentiles>();
     if (!this.isPostgres) {
@@ -395,7 +406,6 @@ export class MetricQueries {
       }
       return result;
     }
-    const weeks = this.weekRanges(window);
     const values = rows()
       .whereRaw(`${time} >= w.lo AND ${time} < w.hi AND ${end} - ${start} > 0`)
       .select(this.knex.raw(`${end} - ${start} AS v`));
@@ -410,9 +420,9 @@ export class MetricQueries {
     const medians = await this.knex
       .from(
         this.knex.raw(
-          `(VALUES ${weeks.map(
-            () => '(?::int, ?::bigint, ?::bigint)',
-          )}) AS w(g, lo, hi) CROSS JOIN LATERAL ? AS x`,
+          `(VALUES ${weeks
+            .map(() => '(?::int, ?::bigint, ?::bigint)')
+            .join(', ')}) AS w(g, lo, hi) CROSS JOIN LATERAL ? AS x`,
           [...weeks.flatMap(w => [w.week, w.from, w.to]), median],
         ),
       )

@@ -8,6 +8,7 @@ import {
 import { CatalogService } from '@backstage/plugin-catalog-node';
 import { createHash } from 'node:crypto';
 import { DoraStore } from '../database/DatabaseDoraStore';
+import { DAY_MS } from '../database/days';
 import {
   Attribution,
   ChangeRecord,
@@ -15,7 +16,6 @@ import {
   IncidentRecord,
 } from '../database/records';
 
-const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
 export const DEMO_DAYS = 180;
 

@@ -12,6 +12,7 @@ import {
 import express from 'express';
 import Router from 'express-promise-router';
 import { z } from 'zod';
+import { DAY_MS } from '../database/days';
 import { TimeWindow } from '../database/metrics';
 import { normalizeApiDeployments, normalizeApiIncidents } from '../sources/api';
 import { parseOrExplain, SourceSettings } from '../sources/types';
@@ -19,7 +20,6 @@ import { DoraIngestor } from './DoraIngestor';
 import { DoraService } from './DoraService';
 
 const MINUTE_MS = 60_000;
-const DAY_MS = 86_400_000;
 
 const scopeQuery = z.object({
   entityRef: z.string().min(1).optional(),

@@ -7,9 +7,8 @@ import {
   TrendPoint,
 } from '@internal/plugin-dora-common';
 import { DateTime } from 'luxon';
+import { DAY_MS, weekStartDay } from '../database/days';
 import { RawSummary, TimeWindow } from '../database/metrics';
-
-const DAY_MS = 86_400_000;
 
 export function median(values: number[]): number {
   if (values.length === 0) return 0;
@@ -126,9 +125,9 @@ export function summarize(options: {
   };
 }
 
-/** Week n (Monday-based, counted like the store's `(local_day + 3) / 7`) as its Monday's date. */
+/** Week n (Monday-based, counted like the store's `weekOf`) as its Monday's date. */
 function mondayOf(week: number): string {
-  return DateTime.fromMillis((week * 7 - 3) * DAY_MS, {
+  return DateTime.fromMillis(weekStartDay(week) * DAY_MS, {
     zone: 'UTC',
   }).toISODate() as string;
 }
