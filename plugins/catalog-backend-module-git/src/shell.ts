@@ -3,6 +3,7 @@ import {
   ChildProcessWithoutNullStreams,
   spawn,
 } from 'node:child_process';
+import { setPriority } from 'node:os';
 
 /**
  * Keeps Node's event loop alive for a long-lived helper process only while it has work in flight, so
@@ -13,6 +14,20 @@ export function holdWhileBusy(child: ChildProcess, busy: boolean) {
     const held = handle as { ref?(): void; unref?(): void } | null;
     if (busy) held?.ref?.();
     else held?.unref?.();
+  }
+}
+
+/**
+ * Lowers a helper's CPU priority, which the processes it starts inherit: on a busy host, fetching
+ * and reading Git objects yield to the backend's own thread, which serves requests and feeds the
+ * catalog's processing of what was fetched.
+ */
+export function runInBackground(child: ChildProcess) {
+  if (child.pid === undefined) return;
+  try {
+    setPriority(child.pid, 10);
+  } catch {
+    // It has already ended; its exit is reported where it is awaited.
   }
 }
 
@@ -64,6 +79,7 @@ export class CommandShell {
   private start(): ChildProcessWithoutNullStreams {
     if (this.shell) return this.shell;
     const shell = spawn('sh', ['-s'], { env: this.env });
+    runInBackground(shell);
     let pending = '';
     shell.stdout.on('data', (chunk: Buffer) => {
       const lines = (pending + chunk.toString()).split('\n');
