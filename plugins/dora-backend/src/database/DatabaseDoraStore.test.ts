@@ -257,41 +257,65 @@ describe('DatabaseDoraStore', () => {
     },
   );
 
+  const sha = 'a'.repeat(40);
+  const commits = [{ sha, committedAt: at('2026-11-05T12:00:00Z') }];
+  const retry = deployment('retry', '2026-11-06T12:00:00Z', { commits });
+  const first = deployment('first', '2026-11-06T00:00:00Z', { commits });
+
+  /** How the change was counted: lead time, deployments with changes, each deployment's changes. */
+  async function shipping(store: DatabaseDoraStore) {
+    const summary = await figures(store);
+    const { rows } = await store.listDeployments({
+      filter: {},
+      window: november,
+      limit: 10,
+      offset: 0,
+    });
+    return {
+      changes: summary.leadTime.changes,
+      medianSeconds: summary.leadTime.medianSeconds,
+      deploymentsWithChanges: summary.dataQuality.deploymentsWithChanges,
+      perDeployment: rows.map((row: Record<string, unknown>) => [
+        row.external_id,
+        Number(row.changes),
+      ]),
+    };
+  }
+  const shippedByFirst = {
+    changes: 1,
+    medianSeconds: 12 * HOUR,
+    deploymentsWithChanges: 1,
+    perDeployment: [
+      ['retry', 0],
+      ['first', 1],
+    ],
+  };
+
   it.each(databases.eachSupportedId())(
     'counts a change shipped by two deployments once, by the first (%p)',
     async databaseId => {
       const store = await createStore(databaseId);
-      const sha = 'a'.repeat(40);
-      const commits = [{ sha, committedAt: at('2026-11-05T12:00:00Z') }];
       // The later deployment arrives first and ships the change until the earlier one is delivered.
-      await store.ingest({
-        deployments: [deployment('retry', '2026-11-06T12:00:00Z', { commits })],
-      });
+      await store.ingest({ deployments: [retry] });
       expect((await figures(store)).leadTime.medianSeconds).toBe(24 * HOUR);
-      await store.ingest({
-        deployments: [deployment('first', '2026-11-06T00:00:00Z', { commits })],
+      await store.ingest({ deployments: [first] });
+      expect(await shipping(store)).toEqual(shippedByFirst);
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
+    'links a new change to the first of the new deployments of one batch that name it (%p)',
+    async databaseId => {
+      const store = await createStore(databaseId);
+      const failedEarlier = deployment('failed', '2026-11-05T18:00:00Z', {
+        commits,
+        succeeded: false,
       });
-      const summary = await figures(store);
-      expect(summary.leadTime).toMatchObject({
-        changes: 1,
-        medianSeconds: 12 * HOUR,
+      await store.ingest({ deployments: [retry, failedEarlier, first] });
+      expect(await shipping(store)).toEqual({
+        ...shippedByFirst,
+        perDeployment: [...shippedByFirst.perDeployment, ['failed', 0]],
       });
-      expect(summary.dataQuality.deploymentsWithChanges).toBe(1);
-      const { rows } = await store.listDeployments({
-        filter: {},
-        window: november,
-        limit: 10,
-        offset: 0,
-      });
-      expect(
-        rows.map((row: Record<string, unknown>) => [
-          row.external_id,
-          Number(row.changes),
-        ]),
-      ).toEqual([
-        ['retry', 0],
-        ['first', 1],
-      ]);
     },
   );
 

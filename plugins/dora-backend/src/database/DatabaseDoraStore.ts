@@ -56,6 +56,19 @@ const CACHED_SUMMARIES = 200;
 /** The dora_settings key whose value changes with every write. */
 const DATA_VERSION = 'data_version';
 
+/** The columns that say which deployment shipped a change. */
+interface ShippingColumns {
+  deployment_id: number | null;
+  deployed_at: number | null;
+  deployed_day: number | null;
+}
+
+const NOT_SHIPPED: ShippingColumns = {
+  deployment_id: null,
+  deployed_at: null,
+  deployed_day: null,
+};
+
 /** The earliest and latest time a batch touched, per entity. */
 class RangeCollector {
   private readonly ranges = new Map<string, EntityRange>();
@@ -158,25 +171,57 @@ export class DatabaseDoraStore implements DoraStore {
   async ingest(batch: IngestBatch): Promise<IngestResult> {
     return this.knex.transaction(async tx => {
       const ranges = new RangeCollector();
+      const deliveries = batch.deployments ?? [];
+      const deployments = latestDeliveries(deliveries);
+      const changes = mergedChanges([
+        ...(batch.changes ?? []),
+        ...deliveries.flatMap(namedChanges),
+      ]);
+      const storedDeployments = await selectStored(
+        [...deployments.values()],
+        part => selectByKeys(tx, 'dora_deployments', part),
+      );
+      const storedChanges = await selectStored(
+        [...changes.keys()],
+        async part =>
+          new Map(
+            (
+              await tx('dora_changes').whereIn('change_key', part)
+            ).map(row => [row.change_key as string, fromStoredChange(row)]),
+          ),
+      );
+      const shippers = firstShippers(
+        deliveries,
+        deployments,
+        storedDeployments,
+        storedChanges,
+      );
       const deploymentIds = await this.upsertDeployments(
         tx,
-        batch.deployments ?? [],
+        deployments,
+        storedDeployments,
+        shippers,
         ranges,
       );
       const changeIds = await this.upsertChanges(
         tx,
-        [
-          ...(batch.changes ?? []),
-          ...(batch.deployments ?? []).flatMap(namedChanges),
-        ],
+        changes,
+        storedChanges,
+        shipped => {
+          const deployment = shippers.get(shipped);
+          if (!deployment) return NOT_SHIPPED;
+          const id = deploymentIds.get(keyOf(deployment));
+          return id === undefined
+            ? NOT_SHIPPED
+            : {
+                deployment_id: id,
+                deployed_at: wholeMs(deployment.finishedAt),
+                deployed_day: localDay(deployment.finishedAt, this.timeZone),
+              };
+        },
         ranges,
       );
-      await this.linkNamedChanges(
-        tx,
-        batch.deployments ?? [],
-        deploymentIds,
-        changeIds,
-      );
+      await this.linkNamedChanges(tx, deliveries, deploymentIds, changeIds);
       const incidentIds = await this.upsertIncidents(
         tx,
         batch.incidents ?? [],
@@ -246,26 +291,30 @@ export class DatabaseDoraStore implements DoraStore {
     });
   }
 
+  /**
+   * Stores the deliveries newer than what is stored. A new deployment comes with the number of new
+   * changes it first shipped, so that relinking finds it right and writes the row only once.
+   */
   private async upsertDeployments(
     tx: Knex.Transaction,
-    records: DeploymentRecord[],
+    deployments: Map<string, DeploymentRecord>,
+    stored: Map<string, any>,
+    shippers: Map<string, DeploymentRecord>,
     ranges: RangeCollector,
   ): Promise<Map<string, number>> {
-    // Of two deliveries of one deployment, the later status wins: an older one arriving late changes nothing.
-    const latest = new Map<string, DeploymentRecord>();
-    for (const record of records) {
-      const key = keyOf(record);
-      const seen = latest.get(key);
-      if (!seen || seen.finishedAt <= record.finishedAt)
-        latest.set(key, record);
+    const shippedAtInsert = new Map<DeploymentRecord, number>();
+    for (const deployment of shippers.values()) {
+      shippedAtInsert.set(
+        deployment,
+        (shippedAtInsert.get(deployment) ?? 0) + 1,
+      );
     }
     const ids = new Map<string, number>();
-    for (const batch of chunks([...latest.values()], 200)) {
-      const existing = await selectByKeys(tx, 'dora_deployments', batch);
+    for (const batch of chunks([...deployments.values()], 200)) {
       const rows = batch
         .filter(record => {
-          const stored = existing.get(keyOf(record));
-          return !stored || Number(stored.finished_at) <= record.finishedAt;
+          const known = stored.get(keyOf(record));
+          return !known || Number(known.finished_at) <= record.finishedAt;
         })
         .map(record => ({
           source: record.source,
@@ -281,11 +330,12 @@ export class DatabaseDoraStore implements DoraStore {
           rollback: record.rollback ?? false,
           unplanned_fix: record.unplannedFix ?? false,
           fix_of_external_id: record.fixOf ?? null,
+          shipped_changes: shippedAtInsert.get(record) ?? 0,
         }));
       for (const record of batch) {
-        const stored = existing.get(keyOf(record));
-        if (stored?.entity_ref) {
-          ranges.add(stored.entity_ref, Number(stored.finished_at));
+        const known = stored.get(keyOf(record));
+        if (known?.entity_ref) {
+          ranges.add(known.entity_ref, Number(known.finished_at));
         }
         if (record.attribution.entityRef) {
           ranges.add(record.attribution.entityRef, record.finishedAt);
@@ -295,7 +345,8 @@ export class DatabaseDoraStore implements DoraStore {
         await tx('dora_deployments')
           .insert(rows)
           .onConflict(['source', 'external_id'])
-          .merge();
+          // A stored deployment's count is the relinking's to change.
+          .merge(columnsBut(rows[0], 'shipped_changes'));
       }
       for (const [key, id] of await selectIds(tx, 'dora_deployments', batch)) {
         ids.set(key, id);
@@ -304,33 +355,31 @@ export class DatabaseDoraStore implements DoraStore {
     return ids;
   }
 
+  /** Stores the changes, a new one with the deployment that first shipped it where that is known. */
   private async upsertChanges(
     tx: Knex.Transaction,
-    records: (ChangeRecord & { explicit?: boolean })[],
+    changes: Map<string, ChangeRow>,
+    stored: Map<string, ChangeRow>,
+    shipping: (changeKey: string) => ShippingColumns,
     ranges: RangeCollector,
   ): Promise<Map<string, number>> {
-    // One row per commit, whichever sources sent it: times merge to the earliest known.
-    const merged = new Map<string, ChangeRow>();
-    for (const record of records) {
-      const key = changeKey(record);
-      merged.set(key, mergeChange(merged.get(key), toChangeRow(key, record)));
-    }
     const ids = new Map<string, number>();
-    for (const batch of chunks([...merged.values()], 200)) {
+    for (const batch of chunks([...changes.values()], 200)) {
       const keys = batch.map(row => row.change_key);
-      const existing = new Map<string, ChangeRow>(
-        (await tx('dora_changes').whereIn('change_key', keys)).map(row => [
-          row.change_key,
-          fromStoredChange(row),
-        ]),
-      );
-      const rows = batch.map(row =>
-        mergeChange(existing.get(row.change_key), row),
-      );
+      const rows = batch.map(row => {
+        const known = stored.get(row.change_key);
+        return known
+          ? { ...mergeChange(known, row), ...NOT_SHIPPED }
+          : { ...row, ...shipping(row.change_key) };
+      });
       for (const row of rows) {
         if (row.entity_ref) ranges.add(row.entity_ref, row.link_at);
       }
-      await tx('dora_changes').insert(rows).onConflict('change_key').merge();
+      await tx('dora_changes')
+        .insert(rows)
+        .onConflict('change_key')
+        // Which deployment shipped a stored change is the relinking's to change.
+        .merge(columnsBut(rows[0], ...Object.keys(NOT_SHIPPED)));
       for (const row of await tx('dora_changes')
         .whereIn('change_key', keys)
         .select('id', 'change_key')) {
@@ -507,6 +556,85 @@ function attributionColumns(record: {
     attribution_key: record.attribution.key,
     demo: record.demo ?? false,
   };
+}
+
+/** Of two deliveries of one deployment, the later status wins: an older one arriving late changes nothing. */
+function latestDeliveries(
+  records: DeploymentRecord[],
+): Map<string, DeploymentRecord> {
+  const latest = new Map<string, DeploymentRecord>();
+  for (const record of records) {
+    const key = keyOf(record);
+    const seen = latest.get(key);
+    if (!seen || seen.finishedAt <= record.finishedAt) latest.set(key, record);
+  }
+  return latest;
+}
+
+/** One row per commit, whichever sources sent it: times merge to the earliest known. */
+function mergedChanges(
+  records: (ChangeRecord & { explicit?: boolean })[],
+): Map<string, ChangeRow> {
+  const merged = new Map<string, ChangeRow>();
+  for (const record of records) {
+    const key = changeKey(record);
+    merged.set(key, mergeChange(merged.get(key), toChangeRow(key, record)));
+  }
+  return merged;
+}
+
+/** The stored rows of `keys`, looked up a few hundred at a time. */
+async function selectStored<K, V>(
+  keys: K[],
+  select: (part: K[]) => Promise<Map<string, V>>,
+): Promise<Map<string, V>> {
+  const stored = new Map<string, V>();
+  for (const part of chunks(keys, 200)) {
+    for (const [key, row] of await select(part)) stored.set(key, row);
+  }
+  return stored;
+}
+
+/**
+ * The deployment that first shipped each new change the batch names, where only new deployments name
+ * it: nothing stored links to a new change, so the first successful production one of them shipped it.
+ * A change a stored deployment names, or two name at the same time, is left to the relinking.
+ */
+function firstShippers(
+  deliveries: DeploymentRecord[],
+  latest: Map<string, DeploymentRecord>,
+  storedDeployments: Map<string, unknown>,
+  storedChanges: Map<string, unknown>,
+): Map<string, DeploymentRecord> {
+  const first = new Map<string, DeploymentRecord | 'relink'>();
+  for (const delivery of deliveries) {
+    const key = keyOf(delivery);
+    const deployment = latest.get(key) as DeploymentRecord;
+    for (const commit of delivery.commits ?? []) {
+      const change = changeKey({ source: delivery.source, sha: commit.sha });
+      const seen = first.get(change);
+      if (storedChanges.has(change) || seen === 'relink') continue;
+      if (storedDeployments.has(key)) first.set(change, 'relink');
+      else if (!deployment.production || !deployment.succeeded) continue;
+      else if (!seen || seen === deployment) first.set(change, deployment);
+      else {
+        const at = wholeMs(deployment.finishedAt);
+        const seenAt = wholeMs(seen.finishedAt);
+        if (at === seenAt) first.set(change, 'relink');
+        else if (at < seenAt) first.set(change, deployment);
+      }
+    }
+  }
+  const shippers = new Map<string, DeploymentRecord>();
+  for (const [change, deployment] of first) {
+    if (deployment !== 'relink') shippers.set(change, deployment);
+  }
+  return shippers;
+}
+
+/** The columns of `row` an upsert updates on conflict: all but `kept`. */
+function columnsBut(row: object, ...kept: string[]): string[] {
+  return Object.keys(row).filter(column => !kept.includes(column));
 }
 
 function namedChanges(

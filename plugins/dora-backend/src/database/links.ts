@@ -119,6 +119,13 @@ async function relinkChanges(tx: Knex.Transaction, r: Ranges) {
   );
 }
 
+// A lookup per change on the links' index: a join would be planned from the tables' statistics, and
+// before the links are first analysed those make it a scan of every deployment.
+const FIRST_NAMING_DEPLOYMENT = `
+  FROM dora_deployment_changes l JOIN dora_deployments d ON d.id = l.deployment_id
+  WHERE l.change_id = dora_changes.id AND ${SUCCESSFUL_PRODUCTION}
+  ORDER BY d.finished_at, d.id LIMIT 1`;
+
 /**
  * A change a deployment named is shipped by the first successful production deployment naming it.
  * Returns the deployments that shipped those changes before and after, whose counts may have moved.
@@ -138,31 +145,52 @@ async function relinkExplicitChanges(
     }
   }
   const shippers: number[] = [];
-  const shippersOf = async (ids: number[]) => {
-    const found = await tx('dora_changes')
-      .whereIn('id', ids)
-      .where({ explicit: true })
-      .whereNotNull('deployment_id')
-      .distinct()
-      .pluck('deployment_id');
-    shippers.push(...found.map(Number));
-  };
   for (const ids of chunks([...named])) {
-    await shippersOf(ids);
-    // A lookup per change on the links' index: a join would be planned from the tables' statistics, and
-    // before the links are first analysed those make it a scan of every deployment.
+    const moved = await movedExplicitChanges(tx, ids);
+    if (moved.length === 0) continue;
     await tx.raw(
       `UPDATE dora_changes SET (deployment_id, deployed_at, deployed_day) = (
-         SELECT d.id, d.finished_at, d.local_day
-         FROM dora_deployment_changes l JOIN dora_deployments d ON d.id = l.deployment_id
-         WHERE l.change_id = dora_changes.id AND ${SUCCESSFUL_PRODUCTION}
-         ORDER BY d.finished_at, d.id LIMIT 1)
-       WHERE explicit AND id IN (${marks(ids)})`,
-      ids,
+         SELECT d.id, d.finished_at, d.local_day ${FIRST_NAMING_DEPLOYMENT})
+       WHERE id IN (${marks(moved)})`,
+      moved.map(change => change.id),
     );
-    await shippersOf(ids);
+    for (const change of moved) {
+      for (const id of [change.from, change.to]) {
+        if (id !== null) shippers.push(id);
+      }
+    }
   }
   return shippers;
+}
+
+/**
+ * The explicit changes of `ids` whose first shipping deployment is not the one stored, with the one
+ * stored and the one that shipped it: only those rows are written, as most were stored already linked.
+ */
+async function movedExplicitChanges(
+  tx: Knex.Transaction,
+  ids: number[],
+): Promise<{ id: number; from: number | null; to: number | null }[]> {
+  const rows = await rawRows(
+    tx,
+    `SELECT id, deployment_id, deployed_at,
+       (SELECT d.id ${FIRST_NAMING_DEPLOYMENT}) AS shipper,
+       (SELECT d.finished_at ${FIRST_NAMING_DEPLOYMENT}) AS shipped_at
+     FROM dora_changes WHERE explicit AND id IN (${marks(ids)})`,
+    ids,
+  );
+  const id = (value: unknown) => (value === null ? null : Number(value));
+  return rows
+    .filter(
+      row =>
+        id(row.deployment_id) !== id(row.shipper) ||
+        id(row.deployed_at) !== id(row.shipped_at),
+    )
+    .map(row => ({
+      id: Number(row.id),
+      from: id(row.deployment_id),
+      to: id(row.shipper),
+    }));
 }
 
 /**
