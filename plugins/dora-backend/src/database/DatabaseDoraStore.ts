@@ -69,6 +69,9 @@ const NOT_SHIPPED: ShippingColumns = {
   deployed_day: null,
 };
 
+/** What an upsert returns of each row it wrote, for its id by its key. */
+const KEYED_ID = ['id', 'source', 'external_id'];
+
 /** The earliest and latest time a batch touched, per entity. */
 class RangeCollector {
   private readonly ranges = new Map<string, EntityRange>();
@@ -341,15 +344,18 @@ export class DatabaseDoraStore implements DoraStore {
           ranges.add(record.attribution.entityRef, record.finishedAt);
         }
       }
+      for (const record of batch) {
+        const known = stored.get(keyOf(record));
+        if (known) ids.set(keyOf(record), Number(known.id));
+      }
       if (rows.length > 0) {
-        await tx('dora_deployments')
+        const written = await tx('dora_deployments')
           .insert(rows)
           .onConflict(['source', 'external_id'])
           // A stored deployment's count is the relinking's to change.
-          .merge(columnsBut(rows[0], 'shipped_changes'));
-      }
-      for (const [key, id] of await selectIds(tx, 'dora_deployments', batch)) {
-        ids.set(key, id);
+          .merge(columnsBut(rows[0], 'shipped_changes'))
+          .returning(KEYED_ID);
+        for (const [key, id] of idsByKey(written)) ids.set(key, id);
       }
     }
     return ids;
@@ -365,7 +371,6 @@ export class DatabaseDoraStore implements DoraStore {
   ): Promise<Map<string, number>> {
     const ids = new Map<string, number>();
     for (const batch of chunks([...changes.values()], 200)) {
-      const keys = batch.map(row => row.change_key);
       const rows = batch.map(row => {
         const known = stored.get(row.change_key);
         return known
@@ -375,16 +380,13 @@ export class DatabaseDoraStore implements DoraStore {
       for (const row of rows) {
         if (row.entity_ref) ranges.add(row.entity_ref, row.link_at);
       }
-      await tx('dora_changes')
+      const written = await tx('dora_changes')
         .insert(rows)
         .onConflict('change_key')
         // Which deployment shipped a stored change is the relinking's to change.
-        .merge(columnsBut(rows[0], ...Object.keys(NOT_SHIPPED)));
-      for (const row of await tx('dora_changes')
-        .whereIn('change_key', keys)
-        .select('id', 'change_key')) {
-        ids.set(row.change_key, Number(row.id));
-      }
+        .merge(columnsBut(rows[0], ...Object.keys(NOT_SHIPPED)))
+        .returning(['id', 'change_key']);
+      for (const row of written) ids.set(row.change_key, Number(row.id));
     }
     return ids;
   }
@@ -439,11 +441,12 @@ export class DatabaseDoraStore implements DoraStore {
       for (const row of rows) {
         if (row.entity_ref) ranges.add(row.entity_ref, row.detected_at);
       }
-      await tx('dora_incidents')
+      const written = await tx('dora_incidents')
         .insert(rows)
         .onConflict(['source', 'external_id'])
-        .merge();
-      ids.push(...(await selectIds(tx, 'dora_incidents', keyed)).values());
+        .merge()
+        .returning(KEYED_ID);
+      ids.push(...idsByKey(written).values());
     }
     return ids;
   }
@@ -524,18 +527,16 @@ async function selectByKeys(
   );
 }
 
-/** The ids of the rows of `records`, by their key. */
-async function selectIds(
-  tx: Knex.Transaction,
-  table: string,
-  records: Keyed[],
-): Promise<Map<string, number>> {
-  const rows = await selectByKeys(tx, table, records, [
-    't.id',
-    't.source',
-    't.external_id',
-  ]);
-  return new Map([...rows].map(([key, row]) => [key, Number(row.id)]));
+/** The ids of rows an upsert returned, by their key. */
+function idsByKey(
+  rows: { id: unknown; source: string; external_id: string }[],
+): Map<string, number> {
+  return new Map(
+    rows.map(row => [
+      keyOf({ source: row.source, externalId: row.external_id }),
+      Number(row.id),
+    ]),
+  );
 }
 
 /** Columns hold whole milliseconds, whatever a source sent. */
