@@ -3,6 +3,7 @@ import { DORA_BENCHMARKS } from '@internal/plugin-dora-common';
 import { createPorticoTestDatabases } from '@internal/portico-backend-test-utils';
 import { summarize } from '../service/summarize';
 import { DatabaseDoraStore } from './DatabaseDoraStore';
+import { MetricQueries } from './metrics';
 import {
   ChangeRecord,
   DeploymentRecord,
@@ -316,6 +317,66 @@ describe('DatabaseDoraStore', () => {
         ...shippedByFirst,
         perDeployment: [...shippedByFirst.perDeployment, ['failed', 0]],
       });
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
+    'reads the kept lead times of a day again once a write moved a change into or out of it (%p)',
+    async databaseId => {
+      const knex = await databases.init(databaseId);
+      const store = await DatabaseDoraStore.create({
+        database: mockServices.database({ knex }),
+        timeZone: 'UTC',
+      });
+      // Each window ends a millisecond later than the last, so that no kept summary answers: only the
+      // kept days do. Both edges cut a day, which is read afresh.
+      let to = at('2026-11-28T06:00:00Z');
+      const fromScratch = async (filter = {}) => {
+        to += 1;
+        const window = { from: at('2026-11-01T06:00:00Z'), to };
+        const summary = await store.summary(filter, window);
+        expect(summary).toEqual(
+          await new MetricQueries(knex, 'UTC').summary(filter, window),
+        );
+        return summary;
+      };
+      const late = deployment('late', '2026-11-09T12:00:00Z', { commits });
+      const early = deployment('early', '2026-11-06T00:00:00Z', { commits });
+      await store.ingest({ deployments: [late] });
+      expect((await fromScratch()).leadTime.p50).toBe(96 * HOUR);
+      expect(
+        (await fromScratch({ systemRef: checkout.systemRef })).leadTime.p50,
+      ).toBe(96 * HOUR);
+
+      // The change moves from 9 November to 6 November.
+      await store.ingest({ deployments: [early] });
+      expect((await fromScratch()).leadTime).toEqual({
+        count: 1,
+        p50: 12 * HOUR,
+        p90: 12 * HOUR,
+      });
+      // A pushed commit is shipped by the deployment of 9 November (12 h); the merged pull request of
+      // the first change tells an earlier first commit (24 h) and its merge.
+      await store.ingest({
+        changes: [
+          change(
+            'd'.repeat(40),
+            '2026-11-09T00:00:00Z',
+            '2026-11-09T06:00:00Z',
+          ),
+          change(sha, '2026-11-05T00:00:00Z', '2026-11-05T21:00:00Z'),
+        ],
+      });
+      const after = await fromScratch({ entityRefs: [checkout.entityRef] });
+      expect(after.leadTime).toMatchObject({ count: 2, p50: 18 * HOUR });
+      expect(after.mergeToDeploy).toMatchObject({ count: 2, p50: 4.5 * HOUR });
+      expect((await fromScratch()).weeks.map(w => w.leadTime.p50)).toEqual([
+        undefined,
+        24 * HOUR,
+        12 * HOUR,
+        undefined,
+        undefined,
+      ]);
     },
   );
 

@@ -173,6 +173,7 @@ export class DatabaseDoraStore implements DoraStore {
 
   async ingest(batch: IngestBatch): Promise<IngestResult> {
     return this.knex.transaction(async tx => {
+      const revision = await nextRevision(tx);
       const ranges = new RangeCollector();
       const deliveries = batch.deployments ?? [];
       const deployments = latestDeliveries(deliveries);
@@ -210,6 +211,7 @@ export class DatabaseDoraStore implements DoraStore {
         tx,
         changes,
         storedChanges,
+        revision,
         shipped => {
           const deployment = shippers.get(shipped);
           if (!deployment) return NOT_SHIPPED;
@@ -230,7 +232,7 @@ export class DatabaseDoraStore implements DoraStore {
         batch.incidents ?? [],
         ranges,
       );
-      await relink(tx, ranges.list(), {
+      await relink(tx, ranges.list(), revision, {
         deploymentIds: [...deploymentIds.values()],
         changeIds: [...changeIds.values()],
         incidentIds,
@@ -285,7 +287,7 @@ export class DatabaseDoraStore implements DoraStore {
       const affected = [id, deployment.fix_of, mark.fixOf]
         .filter(value => value !== null && value !== undefined)
         .map(Number);
-      await relink(tx, [], {
+      await relink(tx, [], await nextRevision(tx), {
         deploymentIds: affected,
         changeIds: [],
         incidentIds: [],
@@ -366,6 +368,7 @@ export class DatabaseDoraStore implements DoraStore {
     tx: Knex.Transaction,
     changes: Map<string, ChangeRow>,
     stored: Map<string, ChangeRow>,
+    revision: number,
     shipping: (changeKey: string) => ShippingColumns,
     ranges: RangeCollector,
   ): Promise<Map<string, number>> {
@@ -374,8 +377,8 @@ export class DatabaseDoraStore implements DoraStore {
       const rows = batch.map(row => {
         const known = stored.get(row.change_key);
         return known
-          ? { ...mergeChange(known, row), ...NOT_SHIPPED }
-          : { ...row, ...shipping(row.change_key) };
+          ? { ...mergeChange(known, row), ...NOT_SHIPPED, rev: revision }
+          : { ...row, ...shipping(row.change_key), rev: revision };
       });
       for (const row of rows) {
         if (row.entity_ref) ranges.add(row.entity_ref, row.link_at);
@@ -477,8 +480,9 @@ export class DatabaseDoraStore implements DoraStore {
       }
       await tx.raw(
         `UPDATE dora_changes SET deployed_day = (
-           SELECT d.local_day FROM dora_deployments d WHERE d.id = dora_changes.deployment_id)
+           SELECT d.local_day FROM dora_deployments d WHERE d.id = dora_changes.deployment_id), rev = ?
          WHERE deployment_id IS NOT NULL`,
+        [await nextRevision(tx)],
       );
       await tx('dora_settings')
         .insert({ key: 'time_zone', value: this.timeZone })
@@ -557,6 +561,29 @@ function attributionColumns(record: {
     attribution_key: record.attribution.key,
     demo: record.demo ?? false,
   };
+}
+
+/**
+ * The revision a write transaction stores on every change row it writes: larger than any before it.
+ * SQLite's writers take turns, so its counter row is never waited on.
+ */
+async function nextRevision(tx: Knex.Transaction): Promise<number> {
+  if (tx.client.config.client === 'pg') {
+    const [row] = await rawRows(
+      tx,
+      "SELECT nextval('dora_change_revisions') AS revision",
+      [],
+    );
+    return Number(row.revision);
+  }
+  const [row] = await rawRows(
+    tx,
+    `INSERT INTO dora_settings (key, value) VALUES ('change_revision', '1')
+     ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)
+     RETURNING value`,
+    [],
+  );
+  return Number(row.value);
 }
 
 /** Of two deliveries of one deployment, the later status wins: an older one arriving late changes nothing. */

@@ -20,6 +20,8 @@ export interface EntityRange {
 export async function relink(
   tx: Knex.Transaction,
   ranges: EntityRange[],
+  /** Stored on every change row written (see the change_revisions migration). */
+  revision: number,
   touched: {
     changeIds: number[];
     incidentIds: number[];
@@ -31,7 +33,7 @@ export async function relink(
   for (const part of chunks(ranges, 300)) {
     const r = rangesOf(part);
     await relinkRollbacks(tx, r);
-    await relinkChanges(tx, r);
+    await relinkChanges(tx, r, revision);
     for (const id of await relinkIncidents(tx, r)) failureCandidates.add(id);
     for (const id of await deploymentsAround(tx, r)) failureCandidates.add(id);
   }
@@ -39,6 +41,7 @@ export async function relink(
     tx,
     touched.deploymentIds,
     touched.changeIds,
+    revision,
   )) {
     failureCandidates.add(id);
   }
@@ -103,19 +106,24 @@ const FIRST_SHIPPING_DEPLOYMENT = `
  * A change no deployment named is shipped by the first successful production deployment of its entity
  * that finished after it was merged. Only changes the batch can have moved are recomputed.
  */
-async function relinkChanges(tx: Knex.Transaction, r: Ranges) {
+async function relinkChanges(
+  tx: Knex.Transaction,
+  r: Ranges,
+  revision: number,
+) {
   await tx.raw(
     `WITH ${r.cte}
      UPDATE dora_changes SET
        deployment_id = (${FIRST_SHIPPING_DEPLOYMENT}),
        deployed_at = (SELECT s.finished_at FROM dora_deployments s WHERE s.id = (${FIRST_SHIPPING_DEPLOYMENT})),
-       deployed_day = (SELECT s.local_day FROM dora_deployments s WHERE s.id = (${FIRST_SHIPPING_DEPLOYMENT}))
+       deployed_day = (SELECT s.local_day FROM dora_deployments s WHERE s.id = (${FIRST_SHIPPING_DEPLOYMENT})),
+       rev = ?
      FROM r
      WHERE r.entity_ref = dora_changes.entity_ref AND NOT dora_changes.explicit
        AND dora_changes.link_at <= r.to_at
        AND (dora_changes.deployed_at IS NULL OR dora_changes.deployed_at >= r.from_at
             OR dora_changes.link_at >= r.from_at)`,
-    r.bindings,
+    [...r.bindings, revision],
   );
 }
 
@@ -134,6 +142,7 @@ async function relinkExplicitChanges(
   tx: Knex.Transaction,
   deploymentIds: number[],
   changeIds: number[],
+  revision: number,
 ): Promise<number[]> {
   // The changes these deployments named before, too: a deployment whose status changed moves them.
   const named = new Set(changeIds);
@@ -150,9 +159,9 @@ async function relinkExplicitChanges(
     if (moved.length === 0) continue;
     await tx.raw(
       `UPDATE dora_changes SET (deployment_id, deployed_at, deployed_day) = (
-         SELECT d.id, d.finished_at, d.local_day ${FIRST_NAMING_DEPLOYMENT})
+         SELECT d.id, d.finished_at, d.local_day ${FIRST_NAMING_DEPLOYMENT}), rev = ?
        WHERE id IN (${marks(moved)})`,
-      moved.map(change => change.id),
+      [revision, ...moved.map(change => change.id)],
     );
     for (const change of moved) {
       for (const id of [change.from, change.to]) {

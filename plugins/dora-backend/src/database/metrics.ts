@@ -1,6 +1,7 @@
 import { Knex } from 'knex';
 import { DAY_MS, localDay, localDayStart, weekOf, weekStartDay } from './days';
 import { rawRows } from './links';
+import { LeadTimeValues } from './leadTimes';
 
 /** Which rows a figure covers; every field set narrows it, none is the organisation. */
 export interface ScopeFilter {
@@ -94,12 +95,15 @@ const SHIPPED = 'd.production AND d.succeeded';
 /** PostgreSQL's sort memory for the percentiles: about two million values. */
 const SORT_MEMORY = '64MB';
 const EMPTY: PositivePercentiles = { count: 0, nonPositive: 0 };
-const LEAD_TIME: Span = ['c.first_commit_at', 'c.deployed_at'];
 const RECOVERY: Span = ['d.finished_at', 'd.recovered_at'];
 
 /** The SQL of the figures: aggregates next to the indexes chosen for them, on PostgreSQL and SQLite. */
 export class MetricQueries {
-  constructor(private readonly knex: Knex, private readonly timeZone: string) {}
+  private readonly leadTimes: LeadTimeValues;
+
+  constructor(private readonly knex: Knex, private readonly timeZone: string) {
+    this.leadTimes = new LeadTimeValues(knex, timeZone);
+  }
 
   private get isPostgres() {
     return this.knex.client.config.client === 'pg';
@@ -142,7 +146,6 @@ export class MetricQueries {
 
   async summary(filter: ScopeFilter, window: TimeWindow): Promise<RawSummary> {
     const deployments = () => this.shippedDeployments(filter, window);
-    const changes = () => this.shippedChanges(filter, window);
     const weeks = this.weekRanges(window);
 
     // One row per local day carries the counts, the per-period days and the weekly counts.
@@ -190,10 +193,11 @@ export class MetricQueries {
       return counts;
     };
 
-    const changeQuery = this.percentilesOf(changes, {
-      leadTime: LEAD_TIME,
-      mergeToDeploy: ['c.merged_at', 'c.deployed_at'],
-    });
+    const changeQuery = this.leadTimes.figures(
+      JSON.stringify(filter),
+      window,
+      range => this.shippedChanges(filter, range),
+    );
     const recoveryQuery = this.percentilesOf(
       () => deployments().whereRaw('d.failed'),
       { recovery: RECOVERY },
@@ -210,18 +214,23 @@ export class MetricQueries {
     // Independent statements: PostgreSQL runs them side by side on the pool's connections.
     const [
       perDay,
-      { leadTime, mergeToDeploy },
+      { leadTime, mergeToDeploy, weeklyLeadTimes },
       { recovery },
       [incidents],
       unattributedEvents,
-      weekPercentiles,
+      weeklyRecoveries,
     ] = await Promise.all([
       perDayQuery,
       changeQuery,
       recoveryQuery,
       incidentsQuery,
       this.unattributedCount(window),
-      this.weekPercentiles(filter, window, weeks),
+      this.weeklyMedians(
+        () => deployments().whereRaw('d.failed'),
+        { time: 'd.finished_at', day: 'd.local_day' },
+        RECOVERY,
+        weeks,
+      ),
     ]);
     const sum = (
       field:
@@ -247,7 +256,10 @@ export class MetricQueries {
       incidentsLinked: Number(incidents.linked),
       unattributedEvents,
       includesDemoData: perDay.some(row => row.demo),
-      weeks: this.weeks(weeks, perDay, weekPercentiles),
+      weeks: this.weeks(weeks, perDay, {
+        leadTimes: weeklyLeadTimes,
+        recoveries: weeklyRecoveries,
+      }),
     };
   }
 
@@ -279,29 +291,6 @@ export class MetricQueries {
       figures.unplannedFixes += row.unplanned;
     }
     return [...result.values()];
-  }
-
-  /** Weekly medians: of lead time by the week each change shipped, of recovery by the failed deployment's. */
-  private async weekPercentiles(
-    filter: ScopeFilter,
-    window: TimeWindow,
-    weeks: WeekRange[],
-  ) {
-    const [leadTimes, recoveries] = await Promise.all([
-      this.weeklyMedians(
-        () => this.shippedChanges(filter, window),
-        { time: 'c.deployed_at', day: 'c.deployed_day' },
-        LEAD_TIME,
-        weeks,
-      ),
-      this.weeklyMedians(
-        () => this.shippedDeployments(filter, window).whereRaw('d.failed'),
-        { time: 'd.finished_at', day: 'd.local_day' },
-        RECOVERY,
-        weeks,
-      ),
-    ]);
-    return { leadTimes, recoveries };
   }
 
   /** The weeks of the window, oldest first. */
