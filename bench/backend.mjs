@@ -157,10 +157,15 @@ export async function startBackend({ label, config, work, keepDatabases }) {
 }
 
 /** p50 and p95 of `runs` sequential calls of `fn`, in milliseconds, after `warmup` unmeasured ones. */
-export async function latencies(fn, { runs = 40, warmup = 3 } = {}) {
+/** p50 and p95 of `fn`'s time over `runs`; `before` runs untimed ahead of each. */
+export async function latencies(
+  fn,
+  { runs = 40, warmup = 3, before = async () => {} } = {},
+) {
   for (let i = 0; i < warmup; i++) await fn();
   const times = [];
   for (let i = 0; i < runs; i++) {
+    await before();
     const started = process.hrtime.bigint();
     await fn();
     times.push(Number(process.hrtime.bigint() - started) / 1e6);
