@@ -8,7 +8,7 @@
 // every deployment linked), so loading takes minutes rather than the hours the API would; the API's own
 // rate is measured separately on fresh events.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import {
   latencies,
   log,
+  sleep,
   pgUrl,
   root,
   seconds,
@@ -205,6 +206,60 @@ async function ingestRate(backend) {
   return (batches * size) / ((Date.now() - started) / 1000);
 }
 
+/**
+ * The services, teams and systems the history belongs to, as a catalog file: events name their service,
+ * and an event attributed to a catalog entity is what the batch API stores and relinks.
+ */
+function catalogOfServices() {
+  const file = join(work, 'services.yaml');
+  const documents = [];
+  for (let team = 0; team < 50; team++) {
+    documents.push({
+      apiVersion: 'backstage.io/v1alpha1',
+      kind: 'Group',
+      metadata: { name: `team-${team}` },
+      spec: { type: 'team', children: [] },
+    });
+  }
+  for (let system = 0; system < 100; system++) {
+    documents.push({
+      apiVersion: 'backstage.io/v1alpha1',
+      kind: 'System',
+      metadata: { name: `sys-${system}` },
+      spec: { owner: `team-${system % 50}` },
+    });
+  }
+  for (let service = 0; service < services; service++) {
+    documents.push({
+      apiVersion: 'backstage.io/v1alpha1',
+      kind: 'Component',
+      metadata: { name: `svc-${service}` },
+      spec: {
+        type: 'service',
+        lifecycle: 'production',
+        owner: `team-${service % 50}`,
+        system: `sys-${service % 100}`,
+      },
+    });
+  }
+  writeFileSync(file, documents.map(d => JSON.stringify(d)).join('\n---\n'));
+  return {
+    locations: [{ type: 'file', target: file }],
+    rules: [{ allow: ['Component', 'System', 'Group', 'Location'] }],
+  };
+}
+
+/** Waits until the catalog returns every service, so that events are attributed to them. */
+async function awaitServices(backend) {
+  for (;;) {
+    const res = await backend.request(
+      '/api/catalog/entities/by-query?filter=kind=component&limit=0',
+    );
+    if (res.ok && (await res.json()).totalItems >= services) return;
+    await sleep(1000);
+  }
+}
+
 async function postgres() {
   log(
     `PostgreSQL: ${deployments} deployments, ${
@@ -214,7 +269,7 @@ async function postgres() {
   const backend = await startBackend({
     label: 'dora',
     work,
-    config: { dora: { timeZone: 'UTC' }, catalog: { locations: [] } },
+    config: { dora: { timeZone: 'UTC' }, catalog: catalogOfServices() },
   });
   const database = `${backend.prefix}dora`;
   const loadStarted = Date.now();
@@ -227,6 +282,7 @@ async function postgres() {
     'VACUUM ANALYZE dora_deployments, dora_changes, dora_incidents',
   );
   log(`Loaded in ${seconds(Date.now() - loadStarted)}s`);
+  await awaitServices(backend);
 
   const org = await summaryLatencies(backend, 'org', {});
   const team = await summaryLatencies(backend, 'team', {

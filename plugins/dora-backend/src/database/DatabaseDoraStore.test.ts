@@ -381,6 +381,47 @@ describe('DatabaseDoraStore', () => {
   );
 
   it.each(databases.eachSupportedId())(
+    'stores batches for the same services sent at once as it stores them one after another (%p)',
+    async databaseId => {
+      const services = Array.from({ length: 30 }, (_, i) => ({
+        ...checkout,
+        entityRef: `component:default/svc-${i}`,
+      }));
+      const hour = (h: number) => at('2026-11-02T00:00:00Z') + h * HOUR * 1000;
+      // Pushed commits over four days, then batches that each deploy every service once, interleaved.
+      const pushes: IngestBatch = {
+        changes: services.flatMap((attribution, s) =>
+          Array.from({ length: 8 }, (_, k) => ({
+            source: 'github',
+            sha: `${s}-${k}`.padStart(40, 'e').replace(/-/g, 'f'),
+            attribution,
+            firstCommitAt: hour(12 * k),
+            mergedAt: hour(12 * k + 1),
+          })),
+        ),
+      };
+      const batches: IngestBatch[] = Array.from({ length: 6 }, (_, b) => ({
+        deployments: services.map((attribution, s) => ({
+          ...deployment(`b${b}-s${s}`, '2026-11-02T00:00:00Z'),
+          attribution,
+          finishedAt: hour(2 + 18 * b + (s % 5)),
+        })),
+      }));
+      const stores = await Promise.all([
+        createStore(databaseId),
+        createStore(databaseId),
+      ]);
+      const [together, apart] = stores;
+      await Promise.all(stores.map(store => store.ingest(pushes)));
+      await Promise.all(batches.map(batch => together.ingest(batch)));
+      for (const batch of batches) await apart.ingest(batch);
+      const [a, b] = await Promise.all(stores.map(store => figures(store)));
+      expect(a).toEqual(b);
+      expect(a.leadTime.changes).toBe(30 * 8);
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
     "answers from a replica's summary only until another replica writes (%p)",
     async databaseId => {
       const knex = await databases.init(databaseId);

@@ -53,6 +53,9 @@ export interface DoraStore extends MetricReads {
 
 /** Summaries kept per backend between two writes: enough for every team's page and window. */
 const CACHED_SUMMARIES = 200;
+/** PostgreSQL's error code for the transaction it rolled back to break a deadlock. */
+const DEADLOCK_DETECTED = '40P01';
+const WRITE_ATTEMPTS = 5;
 /** The dora_settings key whose value changes with every write. */
 const DATA_VERSION = 'data_version';
 
@@ -129,6 +132,29 @@ export class DatabaseDoraStore implements DoraStore {
     return row?.value;
   }
 
+  /**
+   * A write in a transaction of its own, run again when PostgreSQL rolled it back to break a deadlock:
+   * batches for the same entities, arriving at once, relink the same rows in different orders. Every
+   * write is idempotent, so running it again stores what it would have.
+   */
+  private async writeTransaction<T>(
+    write: (tx: Knex.Transaction) => Promise<T>,
+  ): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.knex.transaction(write);
+      } catch (error) {
+        const code = (error as { code?: unknown }).code;
+        if (attempt >= WRITE_ATTEMPTS || code !== DEADLOCK_DETECTED) {
+          throw error;
+        }
+        await new Promise(resolve =>
+          setTimeout(resolve, attempt * 20 + Math.random() * 80),
+        );
+      }
+    }
+  }
+
   /** Last in a write transaction: the row lock it takes is held only until the commit. */
   private async replaceDataVersion(tx: Knex.Transaction) {
     await tx('dora_settings')
@@ -172,7 +198,7 @@ export class DatabaseDoraStore implements DoraStore {
     this.metrics.listUnattributed();
 
   async ingest(batch: IngestBatch): Promise<IngestResult> {
-    return this.knex.transaction(async tx => {
+    return this.writeTransaction(async tx => {
       const revision = await nextRevision(tx);
       const ranges = new RangeCollector();
       const deliveries = batch.deployments ?? [];
@@ -261,7 +287,7 @@ export class DatabaseDoraStore implements DoraStore {
   }
 
   async markDeployment(id: number, mark: DeploymentMark, actor: string) {
-    await this.knex.transaction(async tx => {
+    await this.writeTransaction(async tx => {
       const deployment = await tx('dora_deployments').where({ id }).first();
       if (!deployment) throw new NotFoundError(`no deployment ${id}`);
       const update: Record<string, unknown> = {};
