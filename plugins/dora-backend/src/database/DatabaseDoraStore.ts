@@ -199,6 +199,11 @@ export class DatabaseDoraStore implements DoraStore {
 
   async ingest(batch: IngestBatch): Promise<IngestResult> {
     return this.writeTransaction(async tx => {
+      await takeTurnsOn(tx, [
+        ...(batch.deployments ?? []),
+        ...(batch.changes ?? []),
+        ...(batch.incidents ?? []),
+      ]);
       const revision = await nextRevision(tx);
       const ranges = new RangeCollector();
       const deliveries = batch.deployments ?? [];
@@ -290,6 +295,9 @@ export class DatabaseDoraStore implements DoraStore {
     await this.writeTransaction(async tx => {
       const deployment = await tx('dora_deployments').where({ id }).first();
       if (!deployment) throw new NotFoundError(`no deployment ${id}`);
+      await takeTurnsOn(tx, [
+        { attribution: { entityRef: deployment.entity_ref ?? undefined } },
+      ]);
       const update: Record<string, unknown> = {};
       if (mark.failed !== undefined) update.marked_failed = mark.failed;
       if (mark.fixOf !== undefined) {
@@ -587,6 +595,43 @@ function attributionColumns(record: {
     attribution_key: record.attribution.key,
     demo: record.demo ?? false,
   };
+}
+
+/** Entities share this many PostgreSQL advisory locks, so that a transaction holds a bounded number. */
+const ENTITY_LOCKS = 128;
+/** The first key of Portico's advisory locks on DORA entities ("dora" in ASCII). */
+const ENTITY_LOCK_SPACE = 0x646f7261;
+
+/**
+ * Concurrent writes for the same entities take turns on PostgreSQL. Each statement of a write sees what
+ * committed before it, but a relinking that runs beside another's sees neither the other's deployments
+ * nor its links, and the later commit would leave links that depend on the order of delivery. Locks are
+ * taken in one order, by bucket of entity, at the start of the transaction.
+ */
+async function takeTurnsOn(
+  tx: Knex.Transaction,
+  records: { attribution: { entityRef?: string } }[],
+) {
+  if (tx.client.config.client !== 'pg') return;
+  const buckets = new Set<number>();
+  for (const { attribution } of records) {
+    if (attribution.entityRef) buckets.add(bucketOf(attribution.entityRef));
+  }
+  if (buckets.size === 0) return;
+  // unnest yields the sorted keys in order, so every transaction locks in the same order.
+  await tx.raw(
+    'SELECT pg_advisory_xact_lock(?, k) FROM unnest(?::int[]) AS k',
+    [ENTITY_LOCK_SPACE, [...buckets].sort((a, b) => a - b)],
+  );
+}
+
+/** FNV-1a of the entity ref, in one of ENTITY_LOCKS buckets. */
+function bucketOf(entityRef: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < entityRef.length; i++) {
+    hash = Math.imul(hash ^ entityRef.charCodeAt(i), 0x01000193);
+  }
+  return (hash >>> 0) % ENTITY_LOCKS;
 }
 
 /**

@@ -104,25 +104,29 @@ const FIRST_SHIPPING_DEPLOYMENT = `
 
 /**
  * A change no deployment named is shipped by the first successful production deployment of its entity
- * that finished after it was merged. Only changes the batch can have moved are recomputed.
+ * that finished after it was merged. Only changes the batch can have moved are recomputed: those not yet
+ * shipped, shipped since the range began, or merged in it, each found on an index of its own (as one
+ * condition with ORs, every change of the entity would be read).
  */
 async function relinkChanges(
   tx: Knex.Transaction,
   r: Ranges,
   revision: number,
 ) {
+  const candidates = (condition: string) => `
+    SELECT c.id FROM r JOIN dora_changes c ON c.entity_ref = r.entity_ref
+    WHERE NOT c.explicit AND c.link_at <= r.to_at AND ${condition}`;
   await tx.raw(
-    `WITH ${r.cte}
+    `WITH ${r.cte}, moved(id) AS (
+       ${candidates('c.deployed_at IS NULL')}
+       UNION ${candidates('c.deployed_at >= r.from_at')}
+       UNION ${candidates('c.link_at >= r.from_at')})
      UPDATE dora_changes SET
        deployment_id = (${FIRST_SHIPPING_DEPLOYMENT}),
        deployed_at = (SELECT s.finished_at FROM dora_deployments s WHERE s.id = (${FIRST_SHIPPING_DEPLOYMENT})),
        deployed_day = (SELECT s.local_day FROM dora_deployments s WHERE s.id = (${FIRST_SHIPPING_DEPLOYMENT})),
        rev = ?
-     FROM r
-     WHERE r.entity_ref = dora_changes.entity_ref AND NOT dora_changes.explicit
-       AND dora_changes.link_at <= r.to_at
-       AND (dora_changes.deployed_at IS NULL OR dora_changes.deployed_at >= r.from_at
-            OR dora_changes.link_at >= r.from_at)`,
+     WHERE id IN (SELECT id FROM moved)`,
     [...r.bindings, revision],
   );
 }
