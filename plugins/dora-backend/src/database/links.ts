@@ -82,18 +82,66 @@ function rangesOf(ranges: EntityRange[]): Ranges {
 
 /** A rollback rolled back the latest successful production deployment of its entity before it. */
 async function relinkRollbacks(tx: Knex.Transaction, r: Ranges) {
-  await tx.raw(
-    `WITH ${r.cte}
-     UPDATE dora_deployments SET rollback_of = (
+  const rollbacks = await rowsPerEntity(tx, r, {
+    table: 'dora_deployments',
+    where:
+      'x.entity_ref = r.entity_ref AND x.rollback AND x.finished_at >= r.from_at',
+  });
+  await updateIds(
+    tx,
+    rollbacks,
+    `UPDATE dora_deployments SET rollback_of = (
        SELECT d.id FROM dora_deployments d
        WHERE d.entity_ref = dora_deployments.entity_ref AND ${SUCCESSFUL_PRODUCTION} AND NOT d.rollback
          AND d.finished_at < dora_deployments.finished_at
-       ORDER BY d.finished_at DESC, d.id DESC LIMIT 1)
-     FROM r
-     WHERE r.entity_ref = dora_deployments.entity_ref AND dora_deployments.rollback
-       AND dora_deployments.finished_at >= r.from_at`,
+       ORDER BY d.finished_at DESC, d.id DESC LIMIT 1)`,
+  );
+}
+
+/** Rows of `table` (aliased `x`) that `where` picks for one range `r`. */
+interface PerEntity {
+  table: string;
+  where: string;
+}
+
+/**
+ * The ids of the rows each query picks for each range, one index range per entity. As a join,
+ * PostgreSQL reckons with an entity's whole history and plans a scan of the table: there, each entity is
+ * a LATERAL subquery that OFFSET 0 keeps apart. SQLite, which has no LATERAL, loops over `r` anyway.
+ */
+async function rowsPerEntity(
+  tx: Knex.Transaction,
+  r: Ranges,
+  ...queries: PerEntity[]
+): Promise<number[]> {
+  const postgres = tx.client.config.client === 'pg';
+  const rows = await rawRows(
+    tx,
+    `WITH ${r.cte} ${queries
+      .map(({ table, where }) =>
+        postgres
+          ? `SELECT y.id FROM r CROSS JOIN LATERAL (SELECT x.id FROM ${table} x WHERE ${where} OFFSET 0) y`
+          : `SELECT x.id FROM r JOIN ${table} x ON ${where}`,
+      )
+      .join(' UNION ')}`,
     r.bindings,
   );
+  return rows.map(row => Number(row.id));
+}
+
+/** Runs `update` (without a WHERE) for the rows of `ids`, a few hundred at a time, by primary key. */
+async function updateIds(
+  tx: Knex.Transaction,
+  ids: number[],
+  update: string,
+  bindings: (string | number)[] = [],
+) {
+  for (const part of chunks(ids)) {
+    await tx.raw(`${update} WHERE id IN (${marks(part)})`, [
+      ...bindings,
+      ...part,
+    ]);
+  }
 }
 
 const FIRST_SHIPPING_DEPLOYMENT = `
@@ -113,21 +161,26 @@ async function relinkChanges(
   r: Ranges,
   revision: number,
 ) {
-  const candidates = (condition: string) => `
-    SELECT c.id FROM r JOIN dora_changes c ON c.entity_ref = r.entity_ref
-    WHERE NOT c.explicit AND c.link_at <= r.to_at AND ${condition}`;
-  await tx.raw(
-    `WITH ${r.cte}, moved(id) AS (
-       ${candidates('c.deployed_at IS NULL')}
-       UNION ${candidates('c.deployed_at >= r.from_at')}
-       UNION ${candidates('c.link_at >= r.from_at')})
-     UPDATE dora_changes SET
+  const candidates = (condition: string) => ({
+    table: 'dora_changes',
+    where: `x.entity_ref = r.entity_ref AND NOT x.explicit AND x.link_at <= r.to_at AND ${condition}`,
+  });
+  const changes = await rowsPerEntity(
+    tx,
+    r,
+    candidates('x.deployed_at IS NULL'),
+    candidates('x.deployed_at >= r.from_at'),
+    candidates('x.link_at >= r.from_at'),
+  );
+  await updateIds(
+    tx,
+    changes,
+    `UPDATE dora_changes SET
        deployment_id = (${FIRST_SHIPPING_DEPLOYMENT}),
        deployed_at = (SELECT s.finished_at FROM dora_deployments s WHERE s.id = (${FIRST_SHIPPING_DEPLOYMENT})),
        deployed_day = (SELECT s.local_day FROM dora_deployments s WHERE s.id = (${FIRST_SHIPPING_DEPLOYMENT})),
-       rev = ?
-     WHERE id IN (SELECT id FROM moved)`,
-    [...r.bindings, revision],
+       rev = ?`,
+    [revision],
   );
 }
 
