@@ -82,7 +82,7 @@ function rangesOf(ranges: EntityRange[]): Ranges {
 
 /** A rollback rolled back the latest successful production deployment of its entity before it. */
 async function relinkRollbacks(tx: Knex.Transaction, r: Ranges) {
-  const rollbacks = await rowsPerEntity(tx, r, {
+  const rollbacks = await idsPerEntity(tx, r, {
     table: 'dora_deployments',
     where:
       'x.entity_ref = r.entity_ref AND x.rollback AND x.finished_at >= r.from_at',
@@ -98,35 +98,48 @@ async function relinkRollbacks(tx: Knex.Transaction, r: Ranges) {
   );
 }
 
-/** Rows of `table` (aliased `x`) that `where` picks for one range `r`. */
+/**
+ * Rows of `table` (aliased `x`) that `where` picks for one range `r` (and `n`, when the entity next
+ * deployed), as `columns` (default `x.id`).
+ */
 interface PerEntity {
   table: string;
   where: string;
+  columns?: string;
 }
 
 /**
- * The ids of the rows each query picks for each range, one index range per entity. As a join,
- * PostgreSQL reckons with an entity's whole history and plans a scan of the table: there, each entity is
- * a LATERAL subquery that OFFSET 0 keeps apart. SQLite, which has no LATERAL, loops over `r` anyway.
+ * The rows each query picks for each range, one index range per entity. As a join, PostgreSQL reckons
+ * with an entity's whole history and plans a scan of the table: there, each entity is a LATERAL subquery
+ * that OFFSET 0 keeps apart. SQLite, which has no LATERAL, loops over `r` anyway.
  */
 async function rowsPerEntity(
   tx: Knex.Transaction,
   r: Ranges,
   ...queries: PerEntity[]
-): Promise<number[]> {
+): Promise<Record<string, any>[]> {
   const postgres = tx.client.config.client === 'pg';
-  const rows = await rawRows(
+  return rawRows(
     tx,
     `WITH ${r.cte} ${queries
-      .map(({ table, where }) =>
+      .map(({ table, where, columns = 'x.id' }) =>
         postgres
-          ? `SELECT y.id FROM r CROSS JOIN LATERAL (SELECT x.id FROM ${table} x WHERE ${where} OFFSET 0) y`
-          : `SELECT x.id FROM r JOIN ${table} x ON ${where}`,
+          ? `SELECT y.* FROM r JOIN n ON n.entity_ref = r.entity_ref
+             CROSS JOIN LATERAL (SELECT ${columns} FROM ${table} x WHERE ${where} OFFSET 0) y`
+          : `SELECT ${columns} FROM r JOIN n ON n.entity_ref = r.entity_ref JOIN ${table} x ON ${where}`,
       )
       .join(' UNION ')}`,
     r.bindings,
   );
-  return rows.map(row => Number(row.id));
+}
+
+/** The ids of what `rowsPerEntity` found. */
+async function idsPerEntity(
+  tx: Knex.Transaction,
+  r: Ranges,
+  ...queries: PerEntity[]
+): Promise<number[]> {
+  return (await rowsPerEntity(tx, r, ...queries)).map(row => Number(row.id));
 }
 
 /** Runs `update` (without a WHERE) for the rows of `ids`, a few hundred at a time, by primary key. */
@@ -165,7 +178,7 @@ async function relinkChanges(
     table: 'dora_changes',
     where: `x.entity_ref = r.entity_ref AND NOT x.explicit AND x.link_at <= r.to_at AND ${condition}`,
   });
-  const changes = await rowsPerEntity(
+  const changes = await idsPerEntity(
     tx,
     r,
     candidates('x.deployed_at IS NULL'),
@@ -268,31 +281,25 @@ async function relinkIncidents(
   tx: Knex.Transaction,
   r: Ranges,
 ): Promise<number[]> {
+  const movable = `x.entity_ref = r.entity_ref AND x.deployment_source IS NULL
+    AND x.detected_at >= r.from_at AND (n.next_at IS NULL OR x.detected_at < n.next_at)`;
   const linked = async () =>
     (
-      await rawRows(
-        tx,
-        `WITH ${r.cte}
-         SELECT DISTINCT i.deployment_id FROM dora_incidents i
-           JOIN r ON r.entity_ref = i.entity_ref JOIN n ON n.entity_ref = i.entity_ref
-         WHERE i.deployment_source IS NULL AND i.detected_at >= r.from_at
-           AND (n.next_at IS NULL OR i.detected_at < n.next_at) AND i.deployment_id IS NOT NULL`,
-        r.bindings,
-      )
+      await rowsPerEntity(tx, r, {
+        table: 'dora_incidents',
+        where: `${movable} AND x.deployment_id IS NOT NULL`,
+        columns: 'x.deployment_id',
+      })
     ).map(row => Number(row.deployment_id));
   const before = await linked();
-  await tx.raw(
-    `WITH ${r.cte}
-     UPDATE dora_incidents SET deployment_id = (
+  await updateIds(
+    tx,
+    await idsPerEntity(tx, r, { table: 'dora_incidents', where: movable }),
+    `UPDATE dora_incidents SET deployment_id = (
        SELECT d.id FROM dora_deployments d
        WHERE d.entity_ref = dora_incidents.entity_ref AND ${SUCCESSFUL_PRODUCTION}
          AND d.finished_at <= dora_incidents.detected_at
-       ORDER BY d.finished_at DESC, d.id DESC LIMIT 1)
-     FROM r JOIN n ON n.entity_ref = r.entity_ref
-     WHERE r.entity_ref = dora_incidents.entity_ref AND dora_incidents.deployment_source IS NULL
-       AND dora_incidents.detected_at >= r.from_at
-       AND (n.next_at IS NULL OR dora_incidents.detected_at < n.next_at)`,
-    r.bindings,
+       ORDER BY d.finished_at DESC, d.id DESC LIMIT 1)`,
   );
   return [...before, ...(await linked())];
 }
@@ -369,18 +376,15 @@ async function deploymentsAround(
   tx: Knex.Transaction,
   r: Ranges,
 ): Promise<number[]> {
-  const found = await rawRows(
-    tx,
-    `WITH ${r.cte}
-     SELECT d.id, d.rollback_of, d.fix_of FROM dora_deployments d
-       JOIN r ON r.entity_ref = d.entity_ref JOIN n ON n.entity_ref = d.entity_ref
-     WHERE d.finished_at >= COALESCE(
-         (SELECT MAX(p.finished_at) FROM dora_deployments p
-          WHERE p.entity_ref = r.entity_ref AND p.finished_at < r.from_at),
-         r.from_at)
-       AND (n.next_at IS NULL OR d.finished_at <= n.next_at OR d.rollback)`,
-    r.bindings,
-  );
+  const found = await rowsPerEntity(tx, r, {
+    table: 'dora_deployments',
+    where: `x.entity_ref = r.entity_ref AND x.finished_at >= COALESCE(
+        (SELECT MAX(p.finished_at) FROM dora_deployments p
+         WHERE p.entity_ref = r.entity_ref AND p.finished_at < r.from_at),
+        r.from_at)
+      AND (n.next_at IS NULL OR x.finished_at <= n.next_at OR x.rollback)`,
+    columns: 'x.id, x.rollback_of, x.fix_of',
+  });
   return found.flatMap(row =>
     [row.id, row.rollback_of, row.fix_of].filter(id => id !== null).map(Number),
   );
