@@ -156,8 +156,10 @@ export async function startBackend({ label, config, work, keepDatabases }) {
   };
 }
 
-/** p50 and p95 of `runs` sequential calls of `fn`, in milliseconds, after `warmup` unmeasured ones. */
-/** p50 and p95 of `fn`'s time over `runs`; `before` runs untimed ahead of each. */
+/**
+ * p50 and p95 of `runs` sequential calls of `fn`, in milliseconds, after `warmup` unmeasured ones;
+ * `before` runs untimed ahead of each measured call.
+ */
 export async function latencies(
   fn,
   { runs = 40, warmup = 3, before = async () => {} } = {},

@@ -380,16 +380,13 @@ export class DatabaseDoraStore implements DoraStore {
         }));
       for (const record of batch) {
         const known = stored.get(keyOf(record));
+        if (known) ids.set(keyOf(record), Number(known.id));
         if (known?.entity_ref) {
           ranges.add(known.entity_ref, Number(known.finished_at));
         }
         if (record.attribution.entityRef) {
           ranges.add(record.attribution.entityRef, record.finishedAt);
         }
-      }
-      for (const record of batch) {
-        const known = stored.get(keyOf(record));
-        if (known) ids.set(keyOf(record), Number(known.id));
       }
       if (rows.length > 0) {
         const written = await tx('dora_deployments')
@@ -552,7 +549,6 @@ async function selectByKeys(
   tx: Knex.Transaction,
   table: string,
   records: Keyed[],
-  columns: string[] = ['t.*'],
 ): Promise<Map<string, any>> {
   if (records.length === 0) return new Map();
   const rows = await rawRows(
@@ -560,7 +556,7 @@ async function selectByKeys(
     `WITH k(source, external_id) AS (VALUES ${records
       .map(() => '(CAST(? AS VARCHAR(32)), CAST(? AS VARCHAR(512)))')
       .join(', ')})
-     SELECT ${columns.join(', ')} FROM k
+     SELECT t.* FROM k
      JOIN ${table} t ON t.source = k.source AND t.external_id = k.external_id`,
     records.flatMap(record => [record.source, record.externalId]),
   );

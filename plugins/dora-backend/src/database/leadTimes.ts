@@ -1,20 +1,7 @@
 import { Knex } from 'knex';
 import { localDay, localDayStart, weekOf } from './days';
 import { rawRows } from './links';
-
-/** Epoch milliseconds; `to` is exclusive. */
-interface TimeWindow {
-  from: number;
-  to: number;
-}
-
-export interface ValuePercentiles {
-  count: number;
-  p50?: number;
-  p90?: number;
-  /** Values that were zero or negative, left out of the percentiles. */
-  nonPositive: number;
-}
+import type { PositivePercentiles, TimeWindow } from './metrics';
 
 /** The spans of the changes shipped on one local day, in milliseconds. */
 interface DayValues {
@@ -29,8 +16,8 @@ interface DayValues {
 }
 
 export interface LeadTimeFigures {
-  leadTime: ValuePercentiles;
-  mergeToDeploy: ValuePercentiles;
+  leadTime: PositivePercentiles;
+  mergeToDeploy: PositivePercentiles;
   /** The median lead time per Monday-based week (as `weekOf` counts) of the day each change shipped. */
   weeklyLeadTimes: Map<number, { count: number; p50?: number }>;
 }
@@ -68,8 +55,13 @@ export class LeadTimeValues {
     }
     const weeklyLeadTimes = new Map<number, { count: number; p50?: number }>();
     for (const [week, arrays] of weeks) {
-      const { count, p50 } = percentiles(arrays, 0);
-      if (count > 0) weeklyLeadTimes.set(week, { count, p50 });
+      const values = merged(arrays);
+      if (values.length > 0) {
+        weeklyLeadTimes.set(week, {
+          count: values.length,
+          p50: percentile(values, 0.5),
+        });
+      }
     }
     return {
       leadTime: percentiles(
@@ -137,19 +129,25 @@ export class LeadTimeValues {
   private async fingerprints(
     rows: Knex.QueryBuilder,
   ): Promise<Map<number, string>> {
-    const found = await rows
+    const found = await this.perShippedDay(rows);
+    return new Map(
+      found.map((row: Record<string, unknown>) => [
+        Number(row.day),
+        fingerprintOf(row),
+      ]),
+    );
+  }
+
+  /** `rows` grouped by the local day they shipped, with the day's fingerprint and `columns`. */
+  private perShippedDay(rows: Knex.QueryBuilder, ...columns: Knex.Raw[]) {
+    return rows
       .select(
         this.knex.raw('c.deployed_day AS day'),
         this.knex.raw('COUNT(*) AS n'),
         this.knex.raw('SUM(c.rev) AS revs'),
+        ...columns,
       )
       .groupBy('c.deployed_day');
-    return new Map(
-      found.map((row: Record<string, unknown>) => [
-        Number(row.day),
-        `${row.n}:${row.revs}`,
-      ]),
-    );
   }
 
   /** The values of the days the ranges cover, with their fingerprints, in one statement. */
@@ -158,20 +156,13 @@ export class LeadTimeValues {
     ranges: TimeWindow[],
   ): Promise<Map<number, DayValues>> {
     const parts = ranges.map(range =>
-      shipped(range)
-        .select(
-          this.knex.raw('c.deployed_day AS day'),
-          this.knex.raw('COUNT(*) AS n'),
-          this.knex.raw('SUM(c.rev) AS revs'),
-          this.knex.raw(
-            `${this.concat('c.deployed_at - c.first_commit_at')} AS lead`,
-          ),
-          this.knex.raw(
-            `${this.concat('c.deployed_at - c.merged_at')} AS merge`,
-          ),
-        )
-        .groupBy('c.deployed_day')
-        .toSQL(),
+      this.perShippedDay(
+        shipped(range),
+        this.knex.raw(
+          `${this.concat('c.deployed_at - c.first_commit_at')} AS lead`,
+        ),
+        this.knex.raw(`${this.concat('c.deployed_at - c.merged_at')} AS merge`),
+      ).toSQL(),
     );
     const rows = await rawRows(
       this.knex,
@@ -183,7 +174,7 @@ export class LeadTimeValues {
       const lead = split(row.lead);
       const merge = split(row.merge);
       result.set(Number(row.day), {
-        fingerprint: `${row.n}:${row.revs}`,
+        fingerprint: fingerprintOf(row),
         leadTimes: lead.positive,
         leadNonPositive: lead.nonPositive,
         mergeToDeploy: merge.positive,
@@ -225,6 +216,10 @@ export class LeadTimeValues {
   }
 }
 
+function fingerprintOf(row: Record<string, unknown>) {
+  return `${row.n}:${row.revs}`;
+}
+
 function size(values?: DayValues) {
   return values ? values.leadTimes.length + values.mergeToDeploy.length : 0;
 }
@@ -262,28 +257,40 @@ function sum(values: number[]) {
 export function percentiles(
   arrays: Float64Array[],
   nonPositive: number,
-): ValuePercentiles {
-  const count = sum(arrays.map(a => a.length));
-  if (count === 0) return { count, nonPositive };
-  const values = new Float64Array(count);
+): PositivePercentiles {
+  const values = merged(arrays);
+  if (values.length === 0) return { count: 0, nonPositive };
+  return {
+    count: values.length,
+    nonPositive,
+    p90: percentile(values, 0.9),
+    p50: percentile(values, 0.5),
+  };
+}
+
+/** All values of `arrays` in one array of their own, which `percentile` may reorder. */
+function merged(arrays: Float64Array[]): Float64Array {
+  const values = new Float64Array(sum(arrays.map(a => a.length)));
   let offset = 0;
   for (const array of arrays) {
     values.set(array, offset);
     offset += array.length;
   }
-  const at = (p: number) => {
-    const position = p * (count - 1);
-    const lower = Math.floor(position);
-    const low = select(values, lower);
-    if (position === lower) return low;
-    // After the selection every value past `lower` is at least `low`: the next is their minimum.
-    let high = Infinity;
-    for (let i = lower + 1; i < count; i++) {
-      if (values[i] < high) high = values[i];
-    }
-    return low + (position - lower) * (high - low);
-  };
-  return { count, nonPositive, p90: at(0.9), p50: at(0.5) };
+  return values;
+}
+
+/** The `p`-th percentile of `values` (at least one), which it reorders, as percentile_cont has it. */
+function percentile(values: Float64Array, p: number): number {
+  const position = p * (values.length - 1);
+  const lower = Math.floor(position);
+  const low = select(values, lower);
+  if (position === lower) return low;
+  // After the selection every value past `lower` is at least `low`: the next is their minimum.
+  let high = Infinity;
+  for (let i = lower + 1; i < values.length; i++) {
+    if (values[i] < high) high = values[i];
+  }
+  return low + (position - lower) * (high - low);
 }
 
 /** The `k`-th smallest (0-based) of `values`, which it reorders around it (Hoare's selection). */

@@ -226,12 +226,12 @@ async function relinkExplicitChanges(
   const shippers: number[] = [];
   for (const ids of chunks([...named])) {
     const moved = await movedExplicitChanges(tx, ids);
-    if (moved.length === 0) continue;
-    await tx.raw(
+    await updateIds(
+      tx,
+      moved.map(change => change.id),
       `UPDATE dora_changes SET (deployment_id, deployed_at, deployed_day) = (
-         SELECT d.id, d.finished_at, d.local_day ${FIRST_NAMING_DEPLOYMENT}), rev = ?
-       WHERE id IN (${marks(moved)})`,
-      [revision, ...moved.map(change => change.id)],
+         SELECT d.id, d.finished_at, d.local_day ${FIRST_NAMING_DEPLOYMENT}), rev = ?`,
+      [revision],
     );
     for (const change of moved) {
       for (const id of [change.from, change.to]) {
@@ -281,27 +281,32 @@ async function relinkIncidents(
   tx: Knex.Transaction,
   r: Ranges,
 ): Promise<number[]> {
-  const movable = `x.entity_ref = r.entity_ref AND x.deployment_source IS NULL
-    AND x.detected_at >= r.from_at AND (n.next_at IS NULL OR x.detected_at < n.next_at)`;
-  const linked = async () =>
-    (
-      await rowsPerEntity(tx, r, {
-        table: 'dora_incidents',
-        where: `${movable} AND x.deployment_id IS NOT NULL`,
-        columns: 'x.deployment_id',
-      })
-    ).map(row => Number(row.deployment_id));
-  const before = await linked();
+  const movable = await rowsPerEntity(tx, r, {
+    table: 'dora_incidents',
+    where: `x.entity_ref = r.entity_ref AND x.deployment_source IS NULL
+      AND x.detected_at >= r.from_at AND (n.next_at IS NULL OR x.detected_at < n.next_at)`,
+    columns: 'x.id, x.deployment_id',
+  });
+  const ids = movable.map(row => Number(row.id));
   await updateIds(
     tx,
-    await idsPerEntity(tx, r, { table: 'dora_incidents', where: movable }),
+    ids,
     `UPDATE dora_incidents SET deployment_id = (
        SELECT d.id FROM dora_deployments d
        WHERE d.entity_ref = dora_incidents.entity_ref AND ${SUCCESSFUL_PRODUCTION}
          AND d.finished_at <= dora_incidents.detected_at
        ORDER BY d.finished_at DESC, d.id DESC LIMIT 1)`,
   );
-  return [...before, ...(await linked())];
+  // The deployments those incidents were linked to before, and are now.
+  const linked = movable.map(row => row.deployment_id);
+  for (const part of chunks(ids)) {
+    linked.push(
+      ...(await tx('dora_incidents')
+        .whereIn('id', part)
+        .pluck('deployment_id')),
+    );
+  }
+  return linked.filter(id => id !== null).map(Number);
 }
 
 /** Rows of a raw query: knex.raw answers with the driver's own shape. */

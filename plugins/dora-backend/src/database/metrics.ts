@@ -24,7 +24,7 @@ export interface Percentiles {
 }
 
 /** Percentiles of the positive values, and how many were zero or negative. */
-interface PositivePercentiles extends Percentiles {
+export interface PositivePercentiles extends Percentiles {
   nonPositive: number;
 }
 
@@ -126,8 +126,8 @@ export class MetricQueries {
   }
 
   /**
-   * `end - start` as `v`, grouped by `group` as `g`, for the rows that have both: what SQLite's
-   * `rankedPercentiles` reads.
+   * `end - start` as `v`, grouped by `group` as `g`, for the rows that have both: what
+   * `percentilesOf` and SQLite's `rankedPercentiles` read.
    */
   private durations(
     query: Knex.QueryBuilder,
@@ -199,8 +199,8 @@ export class MetricQueries {
       range => this.shippedChanges(filter, range),
     );
     const recoveryQuery = this.percentilesOf(
-      () => deployments().whereRaw('d.failed'),
-      { recovery: RECOVERY },
+      deployments().whereRaw('d.failed'),
+      RECOVERY,
     );
 
     const incidentsQuery = scoped(this.knex('dora_incidents as i'), filter, 'i')
@@ -215,7 +215,7 @@ export class MetricQueries {
     const [
       perDay,
       { leadTime, mergeToDeploy, weeklyLeadTimes },
-      { recovery },
+      recovery,
       [incidents],
       unattributedEvents,
       weeklyRecoveries,
@@ -327,53 +327,32 @@ export class MetricQueries {
     return counts.reduce((sum, n) => sum + n, 0);
   }
 
-  /**
-   * The median and 90th percentile of the positive values of each named span of `rows`, and how many
-   * were not positive. PostgreSQL reads the rows once for all of them.
-   */
-  private async percentilesOf<Name extends string>(
-    rows: () => Knex.QueryBuilder,
-    spans: Record<Name, Span>,
-  ): Promise<Record<Name, PositivePercentiles>> {
-    const named = Object.entries(spans) as [Name, Span][];
-    const result = {} as Record<Name, PositivePercentiles>;
+  /** The median and 90th percentile of the positive `span` of `rows`, and how many were not positive. */
+  private async percentilesOf(
+    rows: Knex.QueryBuilder,
+    [start, end]: Span,
+  ): Promise<PositivePercentiles> {
+    const values = this.durations(rows, start, end);
     if (!this.isPostgres) {
-      for (const [name, [start, end]] of named) {
-        const values = this.durations(rows(), start, end);
-        result[name] = (await this.rankedPercentiles(values)).get(0) ?? EMPTY;
-      }
-      return result;
+      return (await this.rankedPercentiles(values)).get(0) ?? EMPTY;
     }
     const [row] = await this.withSortMemory(tx =>
       tx
-        .from(
-          rows()
-            .select(
-              named.map(([, [start, end]], i) =>
-                tx.raw(`${end} - ${start} AS v${i}`),
-              ),
-            )
-            .as('s'),
-        )
+        .from(values.as('s'))
         .select(
-          named.flatMap((_, i) => [
-            tx.raw(`COUNT(*) FILTER (WHERE s.v${i} > 0) AS n${i}`),
-            tx.raw(`COUNT(*) FILTER (WHERE s.v${i} <= 0) AS non_positive${i}`),
-            tx.raw(
-              `percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY s.v${i}) FILTER (WHERE s.v${i} > 0) AS p${i}`,
-            ),
-          ]),
+          tx.raw('COUNT(*) FILTER (WHERE s.v > 0) AS n'),
+          tx.raw('COUNT(*) FILTER (WHERE s.v <= 0) AS non_positive'),
+          tx.raw(
+            'percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY s.v) FILTER (WHERE s.v > 0) AS p',
+          ),
         ),
     );
-    named.forEach(([name], i) => {
-      const p = row[`p${i}`] as number[] | null;
-      result[name] = {
-        count: Number(row[`n${i}`]),
-        nonPositive: Number(row[`non_positive${i}`]),
-        ...(p && { p50: Number(p[0]), p90: Number(p[1]) }),
-      };
-    });
-    return result;
+    const p = row.p as number[] | null;
+    return {
+      count: Number(row.n),
+      nonPositive: Number(row.non_positive),
+      ...(p && { p50: Number(p[0]), p90: Number(p[1]) }),
+    };
   }
 
   /**
