@@ -407,17 +407,77 @@ describe('DatabaseDoraStore', () => {
           finishedAt: hour(2 + 18 * b + (s % 5)),
         })),
       }));
-      const stores = await Promise.all([
-        createStore(databaseId),
-        createStore(databaseId),
-      ]);
-      const [together, apart] = stores;
-      await Promise.all(stores.map(store => store.ingest(pushes)));
-      await Promise.all(batches.map(batch => together.ingest(batch)));
+      // Two replicas on one database, each writing the batches it got together: they take turns.
+      const knex = await databases.init(databaseId);
+      const replica = () =>
+        DatabaseDoraStore.create({
+          database: mockServices.database({ knex }),
+          timeZone: 'UTC',
+        });
+      // One after the other: both would run the migrations.
+      const replicas = [await replica(), await replica()];
+      const apart = await createStore(databaseId);
+      await Promise.all([replicas[0], apart].map(s => s.ingest(pushes)));
+      await Promise.all(
+        batches.map((batch, b) => replicas[b % 2].ingest(batch)),
+      );
       for (const batch of batches) await apart.ingest(batch);
-      const [a, b] = await Promise.all(stores.map(store => figures(store)));
+      const [a, b] = await Promise.all(
+        [replicas[1], apart].map(store => figures(store)),
+      );
       expect(a).toEqual(b);
       expect(a.leadTime.changes).toBe(30 * 8);
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
+    'refuses only the wrong batch of those written together (%p)',
+    async databaseId => {
+      const store = await createStore(databaseId);
+      const shippingOn = (day: number): IngestBatch => ({
+        deployments: [
+          deployment(`d${day}`, `2026-11-0${day}T10:00:00Z`, {
+            commits: [
+              {
+                sha: String(day).repeat(40),
+                committedAt: at(`2026-11-0${day}T08:00:00Z`),
+              },
+            ],
+          }),
+        ],
+      });
+      const wrong: IngestBatch = {
+        changes: [
+          { source: 'github', sha: 'f'.repeat(40), attribution: checkout },
+        ],
+      };
+      // The first is written alone; the rest arrive during it and are written together.
+      const results = await Promise.allSettled(
+        [shippingOn(2), shippingOn(3), wrong, shippingOn(4)].map(batch =>
+          store.ingest(batch),
+        ),
+      );
+      expect(results).toEqual([
+        ...[0, 1].map(() => ({
+          status: 'fulfilled',
+          value: { deployments: 1, changes: 1, incidents: 0 },
+        })),
+        {
+          status: 'rejected',
+          reason: new Error(
+            `change sha:${'f'.repeat(
+              40,
+            )} has neither a commit nor a merge time`,
+          ),
+        },
+        {
+          status: 'fulfilled',
+          value: { deployments: 1, changes: 1, incidents: 0 },
+        },
+      ]);
+      const summary = await figures(store);
+      expect(summary.deploymentFrequency.deployments).toBe(3);
+      expect(summary.leadTime.changes).toBe(3);
     },
   );
 

@@ -93,6 +93,37 @@ class RangeCollector {
   }
 }
 
+interface QueuedBatch {
+  batch: IngestBatch;
+  resolve: (result: IngestResult) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Records written in one transaction at most, unless a single batch holds more. */
+const GROUPED_RECORDS = 10_000;
+
+/** The first queued batches, up to GROUPED_RECORDS records and at least one batch. */
+function takeGroup(queue: QueuedBatch[]): QueuedBatch[] {
+  let records = 0;
+  let count = 0;
+  while (count < queue.length) {
+    const {
+      deployments = [],
+      changes = [],
+      incidents = [],
+    } = queue[count].batch;
+    records += deployments.length + changes.length + incidents.length;
+    if (count > 0 && records > GROUPED_RECORDS) break;
+    count++;
+  }
+  return queue.splice(0, count);
+}
+
+/** How many distinct `keys` have an id in `ids`. */
+function countIn(ids: Map<string, number>, keys: string[]): number {
+  return new Set(keys.filter(key => ids.has(key))).size;
+}
+
 export class DatabaseDoraStore implements DoraStore {
   static async create(options: {
     database: DatabaseService;
@@ -117,6 +148,8 @@ export class DatabaseDoraStore implements DoraStore {
   private readonly metrics: MetricQueries;
   private readonly cachedSummaries = new Map<string, Promise<RawSummary>>();
   private cachedVersion?: string;
+  private readonly queuedBatches: QueuedBatch[] = [];
+  private writingQueue = false;
 
   private constructor(
     private readonly knex: Knex,
@@ -204,19 +237,60 @@ export class DatabaseDoraStore implements DoraStore {
   listUnattributed: MetricReads['listUnattributed'] = () =>
     this.metrics.listUnattributed();
 
-  async ingest(batch: IngestBatch): Promise<IngestResult> {
-    return this.writeTransaction(async tx => {
+  /**
+   * Batches that arrive while one is being written wait for it, then are written together in one
+   * transaction. Batches from CI name the same entities, so they would take turns on the same locks
+   * anyway, and relinking the entities they share once costs little more than relinking them for one.
+   */
+  ingest(batch: IngestBatch): Promise<IngestResult> {
+    return new Promise((resolve, reject) => {
+      this.queuedBatches.push({ batch, resolve, reject });
+      if (!this.writingQueue) void this.writeQueuedBatches();
+    });
+  }
+
+  private async writeQueuedBatches() {
+    this.writingQueue = true;
+    while (this.queuedBatches.length > 0) {
+      const group = takeGroup(this.queuedBatches);
+      try {
+        const results = await this.writeBatches(group.map(q => q.batch));
+        group.forEach((queued, i) => queued.resolve(results[i]));
+      } catch (error) {
+        if (group.length === 1) group[0].reject(error);
+        // A batch the database refuses must not fail the others: each is written alone.
+        else {
+          for (const queued of group) {
+            await this.writeBatches([queued.batch]).then(
+              ([result]) => queued.resolve(result),
+              queued.reject,
+            );
+          }
+        }
+      }
+    }
+    this.writingQueue = false;
+  }
+
+  /** Stores `batches` in one transaction, as if one after another; returns what each one stored. */
+  private async writeBatches(batches: IngestBatch[]): Promise<IngestResult[]> {
+    const batch: Required<IngestBatch> = {
+      deployments: batches.flatMap(b => b.deployments ?? []),
+      changes: batches.flatMap(b => b.changes ?? []),
+      incidents: batches.flatMap(b => b.incidents ?? []),
+    };
+    const ids = await this.writeTransaction(async tx => {
       await takeTurnsOn(tx, [
-        ...(batch.deployments ?? []),
-        ...(batch.changes ?? []),
-        ...(batch.incidents ?? []),
+        ...batch.deployments,
+        ...batch.changes,
+        ...batch.incidents,
       ]);
       const revision = await nextRevision(tx);
       const ranges = new RangeCollector();
-      const deliveries = batch.deployments ?? [];
+      const deliveries = batch.deployments;
       const deployments = latestDeliveries(deliveries);
       const changes = mergedChanges([
-        ...(batch.changes ?? []),
+        ...batch.changes,
         ...deliveries.flatMap(namedChanges),
       ]);
       const storedDeployments = await selectStored(
@@ -267,21 +341,31 @@ export class DatabaseDoraStore implements DoraStore {
       await this.linkNamedChanges(tx, deliveries, deploymentIds, changeIds);
       const incidentIds = await this.upsertIncidents(
         tx,
-        batch.incidents ?? [],
+        batch.incidents,
         ranges,
       );
       await relink(tx, ranges.list(), revision, {
         deploymentIds: [...deploymentIds.values()],
         changeIds: [...changeIds.values()],
-        incidentIds,
+        incidentIds: [...incidentIds.values()],
       });
       await this.replaceDataVersion(tx);
-      return {
-        deployments: deploymentIds.size,
-        changes: changeIds.size,
-        incidents: incidentIds.length,
-      };
+      return { deploymentIds, changeIds, incidentIds };
     });
+    return batches.map(one => ({
+      deployments: countIn(
+        ids.deploymentIds,
+        (one.deployments ?? []).map(keyOf),
+      ),
+      changes: countIn(
+        ids.changeIds,
+        [
+          ...(one.changes ?? []),
+          ...(one.deployments ?? []).flatMap(namedChanges),
+        ].map(changeKey),
+      ),
+      incidents: countIn(ids.incidentIds, (one.incidents ?? []).map(keyOf)),
+    }));
   }
 
   async lastDemoDays(): Promise<Map<string, number>> {
@@ -356,48 +440,44 @@ export class DatabaseDoraStore implements DoraStore {
       );
     }
     const ids = new Map<string, number>();
-    for (const batch of chunks([...deployments.values()], 200)) {
-      const rows = batch
-        .filter(record => {
-          const known = stored.get(keyOf(record));
-          return !known || Number(known.finished_at) <= record.finishedAt;
-        })
-        .map(record => ({
-          source: record.source,
-          external_id: record.externalId,
-          ...attributionColumns(record),
-          environment: record.environment,
-          production: record.production,
-          succeeded: record.succeeded,
-          finished_at: wholeMs(record.finishedAt),
-          local_day: localDay(record.finishedAt, this.timeZone),
-          commit_sha: record.commitSha ?? null,
-          url: record.url ?? null,
-          rollback: record.rollback ?? false,
-          unplanned_fix: record.unplannedFix ?? false,
-          fix_of_external_id: record.fixOf ?? null,
-          shipped_changes: shippedAtInsert.get(record) ?? 0,
-        }));
-      for (const record of batch) {
+    const rows = [...deployments.values()]
+      .filter(record => {
         const known = stored.get(keyOf(record));
-        if (known) ids.set(keyOf(record), Number(known.id));
-        if (known?.entity_ref) {
-          ranges.add(known.entity_ref, Number(known.finished_at));
-        }
-        if (record.attribution.entityRef) {
-          ranges.add(record.attribution.entityRef, record.finishedAt);
-        }
+        return !known || Number(known.finished_at) <= record.finishedAt;
+      })
+      .map(record => ({
+        source: record.source,
+        external_id: record.externalId,
+        ...attributionColumns(record),
+        environment: record.environment,
+        production: record.production,
+        succeeded: record.succeeded,
+        finished_at: wholeMs(record.finishedAt),
+        local_day: localDay(record.finishedAt, this.timeZone),
+        commit_sha: record.commitSha ?? null,
+        url: record.url ?? null,
+        rollback: record.rollback ?? false,
+        unplanned_fix: record.unplannedFix ?? false,
+        fix_of_external_id: record.fixOf ?? null,
+        shipped_changes: shippedAtInsert.get(record) ?? 0,
+      }));
+    for (const record of deployments.values()) {
+      const known = stored.get(keyOf(record));
+      if (known) ids.set(keyOf(record), Number(known.id));
+      if (known?.entity_ref) {
+        ranges.add(known.entity_ref, Number(known.finished_at));
       }
-      if (rows.length > 0) {
-        const written = await tx('dora_deployments')
-          .insert(rows)
-          .onConflict(['source', 'external_id'])
-          // A stored deployment's count is the relinking's to change.
-          .merge(columnsBut(rows[0], 'shipped_changes'))
-          .returning(KEYED_ID);
-        for (const [key, id] of idsByKey(written)) ids.set(key, id);
+      if (record.attribution.entityRef) {
+        ranges.add(record.attribution.entityRef, record.finishedAt);
       }
     }
+    const written = await upsertRows(tx, 'dora_deployments', rows, {
+      conflict: ['source', 'external_id'],
+      // A stored deployment's count is the relinking's to change.
+      update: columnsBut(rows[0] ?? {}, 'shipped_changes'),
+      returning: KEYED_ID,
+    });
+    for (const [key, id] of idsByKey(written)) ids.set(key, id);
     return ids;
   }
 
@@ -410,26 +490,22 @@ export class DatabaseDoraStore implements DoraStore {
     shipping: (changeKey: string) => ShippingColumns,
     ranges: RangeCollector,
   ): Promise<Map<string, number>> {
-    const ids = new Map<string, number>();
-    for (const batch of chunks([...changes.values()], 200)) {
-      const rows = batch.map(row => {
-        const known = stored.get(row.change_key);
-        return known
-          ? { ...mergeChange(known, row), ...NOT_SHIPPED, rev: revision }
-          : { ...row, ...shipping(row.change_key), rev: revision };
-      });
-      for (const row of rows) {
-        if (row.entity_ref) ranges.add(row.entity_ref, row.link_at);
-      }
-      const written = await tx('dora_changes')
-        .insert(rows)
-        .onConflict('change_key')
-        // Which deployment shipped a stored change is the relinking's to change.
-        .merge(columnsBut(rows[0], ...Object.keys(NOT_SHIPPED)))
-        .returning(['id', 'change_key']);
-      for (const row of written) ids.set(row.change_key, Number(row.id));
+    const rows = [...changes.values()].map(row => {
+      const known = stored.get(row.change_key);
+      return known
+        ? { ...mergeChange(known, row), ...NOT_SHIPPED, rev: revision }
+        : { ...row, ...shipping(row.change_key), rev: revision };
+    });
+    for (const row of rows) {
+      if (row.entity_ref) ranges.add(row.entity_ref, row.link_at);
     }
-    return ids;
+    const written = await upsertRows(tx, 'dora_changes', rows, {
+      conflict: ['change_key'],
+      // Which deployment shipped a stored change is the relinking's to change.
+      update: columnsBut(rows[0] ?? {}, ...Object.keys(NOT_SHIPPED)),
+      returning: ['id', 'change_key'],
+    });
+    return new Map(written.map(row => [row.change_key, Number(row.id)]));
   }
 
   /** The commits a deployment lists are the changes it shipped; ids as the upserts just stored them. */
@@ -450,25 +526,23 @@ export class DatabaseDoraStore implements DoraStore {
           : [];
       }),
     );
-    for (const batch of chunks(rows, 200)) {
-      await tx('dora_deployment_changes')
-        .insert(batch)
-        .onConflict(['deployment_id', 'change_id'])
-        .ignore();
-    }
+    await upsertRows(tx, 'dora_deployment_changes', rows, {
+      conflict: ['deployment_id', 'change_id'],
+      update: [],
+    });
   }
 
   private async upsertIncidents(
     tx: Knex.Transaction,
     records: IncidentRecord[],
     ranges: RangeCollector,
-  ): Promise<number[]> {
+  ): Promise<Map<string, number>> {
     const merged = new Map<string, IncidentRow>();
     for (const record of records) {
       const row = toIncidentRow(record);
       merged.set(keyOf(record), mergeIncident(merged.get(keyOf(record)), row));
     }
-    const ids: number[] = [];
+    const ids = new Map<string, number>();
     for (const batch of chunks([...merged.values()], 200)) {
       const keyed = batch.map(row => ({
         source: row.source,
@@ -482,12 +556,12 @@ export class DatabaseDoraStore implements DoraStore {
       for (const row of rows) {
         if (row.entity_ref) ranges.add(row.entity_ref, row.detected_at);
       }
-      const written = await tx('dora_incidents')
-        .insert(rows)
-        .onConflict(['source', 'external_id'])
-        .merge()
-        .returning(KEYED_ID);
-      ids.push(...idsByKey(written).values());
+      const written = await upsertRows(tx, 'dora_incidents', rows, {
+        conflict: ['source', 'external_id'],
+        update: Object.keys(rows[0]),
+        returning: KEYED_ID,
+      });
+      for (const [key, id] of idsByKey(written)) ids.set(key, id);
     }
     return ids;
   }
@@ -578,6 +652,51 @@ function idsByKey(
       Number(row.id),
     ]),
   );
+}
+
+/**
+ * Inserts `rows` into `table`, sets the `update` columns of a row whose `conflict` key is stored (none:
+ * the stored row stays), and returns the `returning` columns of the rows written. PostgreSQL takes all
+ * the rows as one JSON parameter, typed by the table's row type: as a list of values, 200 rows were
+ * 3,400 parameters, which took longer to parse and bind than to insert.
+ */
+async function upsertRows(
+  tx: Knex.Transaction,
+  table: string,
+  rows: object[],
+  options: { conflict: string[]; update: string[]; returning?: string[] },
+): Promise<any[]> {
+  if (rows.length === 0) return [];
+  if (tx.client.config.client === 'pg') {
+    const quoted = (columns: string[]) => columns.map(c => `"${c}"`).join(', ');
+    const columns = quoted(Object.keys(rows[0]));
+    const onConflict =
+      options.update.length > 0
+        ? `DO UPDATE SET ${options.update
+            .map(c => `"${c}" = EXCLUDED."${c}"`)
+            .join(', ')}`
+        : 'DO NOTHING';
+    return rawRows(
+      tx,
+      `INSERT INTO ${table} (${columns})
+       SELECT ${columns} FROM json_populate_recordset(NULL::${table}, ?)
+       ON CONFLICT (${quoted(options.conflict)}) ${onConflict}
+       ${options.returning ? `RETURNING ${quoted(options.returning)}` : ''}`,
+      [JSON.stringify(rows)],
+    );
+  }
+  const written: any[] = [];
+  for (const part of chunks(rows, 200)) {
+    const insert = tx(table).insert(part).onConflict(options.conflict);
+    const query =
+      options.update.length > 0
+        ? insert.merge(options.update)
+        : insert.ignore();
+    if (options.returning)
+      written.push(...(await query.returning(options.returning)));
+    else await query;
+  }
+  return written;
 }
 
 /** Columns hold whole milliseconds, whatever a source sent. */

@@ -31,7 +31,7 @@ export async function relink(
   const failureCandidates = new Set<number>(touched.deploymentIds);
   // A batch from CI touches many entities at once: each statement covers a few hundred of them.
   for (const part of chunks(ranges, 300)) {
-    const r = rangesOf(part);
+    const r = rangesOf(tx, part);
     await relinkRollbacks(tx, r);
     await relinkChanges(tx, r, revision);
     for (const id of await relinkIncidents(tx, r)) failureCandidates.add(id);
@@ -58,25 +58,32 @@ export async function relink(
  * The ranges as a common table `r(entity_ref, from_at, to_at)`, in SQL for `WITH`, with its bindings,
  * and `n(entity_ref, next_at)`: when each entity's first successful production deployment after the range
  * finished (null when there is none). Nothing from then on can be moved by what happened in the range.
- * The casts type PostgreSQL's parameters; SQLite takes them as they are.
+ * PostgreSQL takes the ranges as three array parameters (see `inIds`).
  */
 interface Ranges {
   cte: string;
   bindings: (string | number)[];
 }
 
-function rangesOf(ranges: EntityRange[]): Ranges {
+function rangesOf(tx: Knex.Transaction, ranges: EntityRange[]): Ranges {
+  const postgres = isPostgres(tx);
   return {
-    cte: `r(entity_ref, from_at, to_at) AS (VALUES ${ranges
-      .map(
-        () => '(CAST(? AS VARCHAR(255)), CAST(? AS BIGINT), CAST(? AS BIGINT))',
-      )
-      .join(', ')}),
+    cte: `r(entity_ref, from_at, to_at) AS (${
+      postgres
+        ? 'SELECT * FROM unnest(CAST(? AS VARCHAR(255)[]), CAST(? AS BIGINT[]), CAST(? AS BIGINT[]))'
+        : `VALUES ${ranges.map(() => '(?, ?, ?)').join(', ')}`
+    }),
       n(entity_ref, next_at) AS (
         SELECT r.entity_ref, (SELECT MIN(d.finished_at) FROM dora_deployments d
           WHERE d.entity_ref = r.entity_ref AND ${SUCCESSFUL_PRODUCTION} AND d.finished_at > r.to_at)
         FROM r)`,
-    bindings: ranges.flatMap(range => [range.entityRef, range.from, range.to]),
+    bindings: postgres
+      ? [
+          arrayLiteral(ranges.map(range => range.entityRef)),
+          arrayLiteral(ranges.map(range => range.from)),
+          arrayLiteral(ranges.map(range => range.to)),
+        ]
+      : ranges.flatMap(range => [range.entityRef, range.from, range.to]),
   };
 }
 
@@ -118,7 +125,7 @@ async function rowsPerEntity(
   r: Ranges,
   ...queries: PerEntity[]
 ): Promise<Record<string, any>[]> {
-  const postgres = tx.client.config.client === 'pg';
+  const postgres = isPostgres(tx);
   return rawRows(
     tx,
     `WITH ${r.cte} ${queries
@@ -150,9 +157,10 @@ async function updateIds(
   bindings: (string | number)[] = [],
 ) {
   for (const part of chunks(ids)) {
-    await tx.raw(`${update} WHERE id IN (${marks(part)})`, [
+    const where = inIds(tx, 'id', part);
+    await tx.raw(`${update} WHERE ${where.sql}`, [
       ...bindings,
-      ...part,
+      ...where.bindings,
     ]);
   }
 }
@@ -197,12 +205,21 @@ async function relinkChanges(
   );
 }
 
-// A lookup per change on the links' index: a join would be planned from the tables' statistics, and
-// before the links are first analysed those make it a scan of every deployment.
-const FIRST_NAMING_DEPLOYMENT = `
-  FROM dora_deployment_changes l JOIN dora_deployments d ON d.id = l.deployment_id
-  WHERE l.change_id = dora_changes.id AND ${SUCCESSFUL_PRODUCTION}
+/**
+ * The first successful production deployment naming a change, from its links: `FROM` and what follows,
+ * for `SELECT d.id` and the like, in a subquery of `dora_changes`. On PostgreSQL, OFFSET 0 keeps the
+ * links' lookup apart from the ORDER BY: with the links not yet analysed (61,000 rows, no statistics), it
+ * planned a walk of every deployment in time order, checking each for a link, and one statement ran for
+ * over ten minutes.
+ */
+function firstNamingDeployment(tx: Knex.Transaction) {
+  return `
+  FROM (SELECT d.id, d.finished_at, d.local_day
+    FROM dora_deployment_changes l JOIN dora_deployments d ON d.id = l.deployment_id
+    WHERE l.change_id = dora_changes.id AND ${SUCCESSFUL_PRODUCTION}
+    ${isPostgres(tx) ? 'OFFSET 0' : ''}) d
   ORDER BY d.finished_at, d.id LIMIT 1`;
+}
 
 /**
  * A change a deployment named is shipped by the first successful production deployment naming it.
@@ -217,8 +234,9 @@ async function relinkExplicitChanges(
   // The changes these deployments named before, too: a deployment whose status changed moves them.
   const named = new Set(changeIds);
   for (const ids of chunks(deploymentIds)) {
+    const where = inIds(tx, 'deployment_id', ids);
     for (const id of await tx('dora_deployment_changes')
-      .whereIn('deployment_id', ids)
+      .whereRaw(where.sql, where.bindings)
       .pluck('change_id')) {
       named.add(Number(id));
     }
@@ -230,7 +248,9 @@ async function relinkExplicitChanges(
       tx,
       moved.map(change => change.id),
       `UPDATE dora_changes SET (deployment_id, deployed_at, deployed_day) = (
-         SELECT d.id, d.finished_at, d.local_day ${FIRST_NAMING_DEPLOYMENT}), rev = ?`,
+         SELECT d.id, d.finished_at, d.local_day ${firstNamingDeployment(
+           tx,
+         )}), rev = ?`,
       [revision],
     );
     for (const change of moved) {
@@ -250,13 +270,14 @@ async function movedExplicitChanges(
   tx: Knex.Transaction,
   ids: number[],
 ): Promise<{ id: number; from: number | null; to: number | null }[]> {
+  const where = inIds(tx, 'id', ids);
   const rows = await rawRows(
     tx,
     `SELECT id, deployment_id, deployed_at,
-       (SELECT d.id ${FIRST_NAMING_DEPLOYMENT}) AS shipper,
-       (SELECT d.finished_at ${FIRST_NAMING_DEPLOYMENT}) AS shipped_at
-     FROM dora_changes WHERE explicit AND id IN (${marks(ids)})`,
-    ids,
+       (SELECT d.id ${firstNamingDeployment(tx)}) AS shipper,
+       (SELECT d.finished_at ${firstNamingDeployment(tx)}) AS shipped_at
+     FROM dora_changes WHERE explicit AND ${where.sql}`,
+    where.bindings,
   );
   const id = (value: unknown) => (value === null ? null : Number(value));
   return rows
@@ -300,9 +321,10 @@ async function relinkIncidents(
   // The deployments those incidents were linked to before, and are now.
   const linked = movable.map(row => row.deployment_id);
   for (const part of chunks(ids)) {
+    const where = inIds(tx, 'id', part);
     linked.push(
       ...(await tx('dora_incidents')
-        .whereIn('id', part)
+        .whereRaw(where.sql, where.bindings)
         .pluck('deployment_id')),
     );
   }
@@ -326,8 +348,11 @@ async function relinkNamedIncidents(
 ): Promise<number[]> {
   const affected: number[] = [];
   for (const ids of chunks(incidentIds)) {
+    const where = inIds(tx, 'id', ids);
     const named = () =>
-      tx('dora_incidents').whereIn('id', ids).whereNotNull('deployment_source');
+      tx('dora_incidents')
+        .whereRaw(where.sql, where.bindings)
+        .whereNotNull('deployment_source');
     const before = await named()
       .whereNotNull('deployment_id')
       .pluck('deployment_id');
@@ -335,8 +360,8 @@ async function relinkNamedIncidents(
       `UPDATE dora_incidents SET deployment_id = (
          SELECT d.id FROM dora_deployments d
          WHERE d.source = dora_incidents.deployment_source AND d.external_id = dora_incidents.deployment_external_id)
-       WHERE deployment_source IS NOT NULL AND id IN (${marks(ids)})`,
-      ids,
+       WHERE deployment_source IS NOT NULL AND ${where.sql}`,
+      where.bindings,
     );
     const after = await named()
       .whereNotNull('deployment_id')
@@ -353,15 +378,16 @@ async function resolveNamedFixes(
 ): Promise<number[]> {
   const fixed: number[] = [];
   for (const ids of chunks(deploymentIds)) {
+    const where = inIds(tx, 'id', ids);
     await tx.raw(
       `UPDATE dora_deployments SET fix_of = (
          SELECT d.id FROM dora_deployments d
          WHERE d.source = dora_deployments.source AND d.external_id = dora_deployments.fix_of_external_id)
-       WHERE fix_of_external_id IS NOT NULL AND id IN (${marks(ids)})`,
-      ids,
+       WHERE fix_of_external_id IS NOT NULL AND ${where.sql}`,
+      where.bindings,
     );
     const rows = await tx('dora_deployments')
-      .whereIn('id', ids)
+      .whereRaw(where.sql, where.bindings)
       .where(q => q.whereNotNull('fix_of').orWhereNotNull('rollback_of'))
       .select('fix_of', 'rollback_of');
     for (const row of rows) {
@@ -406,7 +432,7 @@ async function recomputeDeployments(
   deploymentIds: number[],
 ) {
   for (const ids of chunks([...new Set(deploymentIds)], 300)) {
-    const list = marks(ids);
+    const among = (column: string) => inIds(tx, column, ids);
     await tx.raw(
       `UPDATE dora_deployments SET
          failed = x.failed,
@@ -428,22 +454,24 @@ async function recomputeDeployments(
            LEFT JOIN (
              SELECT deployment_id, COUNT(*) AS n, COUNT(resolved_at) AS resolved,
                MAX(resolved_at) AS last_resolved_at
-             FROM dora_incidents WHERE deployment_id IN (${list}) GROUP BY deployment_id
+             FROM dora_incidents WHERE ${
+               among('deployment_id').sql
+             } GROUP BY deployment_id
            ) inc ON inc.deployment_id = d.id
            LEFT JOIN (
              SELECT target, MIN(finished_at) AS restored_at FROM (
                SELECT fix_of AS target, finished_at FROM dora_deployments
-               WHERE fix_of IN (${list}) AND succeeded
+               WHERE ${among('fix_of').sql} AND succeeded
                UNION ALL
                SELECT rollback_of, finished_at FROM dora_deployments
-               WHERE rollback_of IN (${list}) AND succeeded
+               WHERE ${among('rollback_of').sql} AND succeeded
              ) t GROUP BY target
            ) res ON res.target = d.id
            LEFT JOIN (
              SELECT deployment_id, COUNT(*) AS n FROM dora_changes
-             WHERE deployment_id IN (${list}) GROUP BY deployment_id
+             WHERE ${among('deployment_id').sql} GROUP BY deployment_id
            ) shipped ON shipped.deployment_id = d.id
-           WHERE d.id IN (${list})
+           WHERE ${among('d.id').sql}
          ) y
        ) x
        -- Only rows that change: every write leaves a row version for the vacuum.
@@ -451,7 +479,7 @@ async function recomputeDeployments(
          AND (dora_deployments.failed <> x.failed
            OR dora_deployments.shipped_changes <> x.shipped_changes
            OR COALESCE(dora_deployments.recovered_at, -1) <> COALESCE(x.recovered_at, -1))`,
-      [...ids, ...ids, ...ids, ...ids, ...ids],
+      Array.from({ length: 5 }, () => among('id').bindings).flat(),
     );
   }
 }
@@ -465,6 +493,33 @@ export function chunks<T>(items: T[], size = 500): T[][] {
   return result;
 }
 
-function marks(ids: unknown[]) {
-  return ids.map(() => '?').join(', ');
+function isPostgres(tx: Knex | Knex.Transaction) {
+  return tx.client.config.client === 'pg';
+}
+
+/**
+ * `column IN (ids)`, with its bindings. PostgreSQL takes the ids as one array parameter: a statement
+ * with a parameter per id took longer to parse and bind than to run. SQLite takes a list.
+ */
+function inIds(
+  tx: Knex | Knex.Transaction,
+  column: string,
+  ids: readonly number[],
+): { sql: string; bindings: (string | number)[] } {
+  return isPostgres(tx)
+    ? {
+        sql: `${column} = ANY(CAST(? AS BIGINT[]))`,
+        bindings: [arrayLiteral(ids)],
+      }
+    : {
+        sql: `${column} IN (${ids.map(() => '?').join(', ')})`,
+        bindings: [...ids],
+      };
+}
+
+/** A PostgreSQL array literal of `values`, each quoted. */
+function arrayLiteral(values: readonly (string | number)[]): string {
+  return `{${values
+    .map(value => `"${String(value).replace(/[\\"]/g, '\\$&')}"`)
+    .join(',')}}`;
 }
