@@ -167,7 +167,7 @@ export class LeadTimeValues {
     const rows = await rawRows(
       this.knex,
       parts.map(part => part.sql).join(' UNION ALL '),
-      parts.flatMap(part => part.bindings as (string | number)[]),
+      parts.flatMap(part => part.bindings),
     );
     const result = new Map<number, DayValues>();
     for (const row of rows) {

@@ -62,7 +62,7 @@ export async function relink(
  */
 interface Ranges {
   cte: string;
-  bindings: (string | number)[];
+  bindings: Knex.Value[];
 }
 
 function rangesOf(tx: Knex.Transaction, ranges: EntityRange[]): Ranges {
@@ -79,9 +79,9 @@ function rangesOf(tx: Knex.Transaction, ranges: EntityRange[]): Ranges {
         FROM r)`,
     bindings: postgres
       ? [
-          arrayLiteral(ranges.map(range => range.entityRef)),
-          arrayLiteral(ranges.map(range => range.from)),
-          arrayLiteral(ranges.map(range => range.to)),
+          ranges.map(range => range.entityRef),
+          ranges.map(range => range.from),
+          ranges.map(range => range.to),
         ]
       : ranges.flatMap(range => [range.entityRef, range.from, range.to]),
   };
@@ -154,7 +154,7 @@ async function updateIds(
   tx: Knex.Transaction,
   ids: number[],
   update: string,
-  bindings: (string | number)[] = [],
+  bindings: Knex.Value[] = [],
 ) {
   for (const part of chunks(ids)) {
     const where = inIds(tx, 'id', part);
@@ -335,7 +335,7 @@ async function relinkIncidents(
 export async function rawRows(
   tx: Knex | Knex.Transaction,
   sql: string,
-  bindings: readonly (string | number)[],
+  bindings: readonly Knex.Value[],
 ): Promise<Record<string, any>[]> {
   const result = await tx.raw(sql, bindings);
   return Array.isArray(result) ? result : result.rows;
@@ -505,21 +505,15 @@ function inIds(
   tx: Knex | Knex.Transaction,
   column: string,
   ids: readonly number[],
-): { sql: string; bindings: (string | number)[] } {
+): { sql: string; bindings: Knex.Value[] } {
   return isPostgres(tx)
     ? {
         sql: `${column} = ANY(CAST(? AS BIGINT[]))`,
-        bindings: [arrayLiteral(ids)],
+        // The driver writes a JavaScript array as an array literal.
+        bindings: [[...ids]],
       }
     : {
         sql: `${column} IN (${ids.map(() => '?').join(', ')})`,
         bindings: [...ids],
       };
-}
-
-/** A PostgreSQL array literal of `values`, each quoted. */
-function arrayLiteral(values: readonly (string | number)[]): string {
-  return `{${values
-    .map(value => `"${String(value).replace(/[\\"]/g, '\\$&')}"`)
-    .join(',')}}`;
 }
