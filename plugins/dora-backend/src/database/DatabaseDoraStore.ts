@@ -11,7 +11,7 @@ import {
   IngestBatch,
   changeKey,
 } from './records';
-import { chunks, EntityRange, rawRows, relink } from './links';
+import { chunks, EntityRange, isPostgres, rawRows, relink } from './links';
 import { randomUUID } from 'node:crypto';
 import { MetricQueries, RawSummary, ScopeFilter } from './metrics';
 import { DAY_MS, localDay } from './days';
@@ -176,7 +176,7 @@ export class DatabaseDoraStore implements DoraStore {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.knex.transaction(async tx => {
-          if (tx.client.config.client === 'pg') {
+          if (isPostgres(tx)) {
             // The relinking's statements are index lookups that PostgreSQL reckons costly enough to
             // compile: compiling took 280 of a statement's 290 ms.
             await tx.raw('SET LOCAL jit = off');
@@ -667,7 +667,7 @@ async function upsertRows(
   options: { conflict: string[]; update: string[]; returning?: string[] },
 ): Promise<any[]> {
   if (rows.length === 0) return [];
-  if (tx.client.config.client === 'pg') {
+  if (isPostgres(tx)) {
     const quoted = (columns: string[]) => columns.map(c => `"${c}"`).join(', ');
     const columns = quoted(Object.keys(rows[0]));
     const onConflict =
@@ -734,7 +734,7 @@ async function takeTurnsOn(
   tx: Knex.Transaction,
   records: { attribution: { entityRef?: string } }[],
 ) {
-  if (tx.client.config.client !== 'pg') return;
+  if (!isPostgres(tx)) return;
   const buckets = new Set<number>();
   for (const { attribution } of records) {
     if (attribution.entityRef) buckets.add(bucketOf(attribution.entityRef));
@@ -761,7 +761,7 @@ function bucketOf(entityRef: string): number {
  * SQLite's writers take turns, so its counter row is never waited on.
  */
 async function nextRevision(tx: Knex.Transaction): Promise<number> {
-  if (tx.client.config.client === 'pg') {
+  if (isPostgres(tx)) {
     const [row] = await rawRows(
       tx,
       "SELECT nextval('dora_change_revisions') AS revision",

@@ -1,6 +1,6 @@
 import { Knex } from 'knex';
 import { localDay, localDayStart, weekOf } from './days';
-import { rawRows } from './links';
+import { isPostgres, rawRows } from './links';
 import type { PositivePercentiles, TimeWindow } from './metrics';
 
 /** The spans of the changes shipped on one local day, in milliseconds. */
@@ -186,7 +186,7 @@ export class LeadTimeValues {
 
   /** A comma-separated list of `expression`'s values (nulls left out). */
   private concat(expression: string) {
-    return this.knex.client.config.client === 'pg'
+    return isPostgres(this.knex)
       ? `string_agg(CAST(${expression} AS TEXT), ',')`
       : `group_concat(${expression})`;
   }

@@ -493,7 +493,8 @@ export function chunks<T>(items: T[], size = 500): T[][] {
   return result;
 }
 
-function isPostgres(tx: Knex | Knex.Transaction) {
+/** Whether `knex` talks to PostgreSQL (else SQLite). */
+export function isPostgres(tx: Knex | Knex.Transaction) {
   return tx.client.config.client === 'pg';
 }
 

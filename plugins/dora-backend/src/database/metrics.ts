@@ -1,6 +1,6 @@
 import { Knex } from 'knex';
 import { DAY_MS, localDay, localDayStart, weekOf, weekStartDay } from './days';
-import { rawRows } from './links';
+import { isPostgres, rawRows } from './links';
 import { LeadTimeValues } from './leadTimes';
 
 /** Which rows a figure covers; every field set narrows it, none is the organisation. */
@@ -106,7 +106,7 @@ export class MetricQueries {
   }
 
   private get isPostgres() {
-    return this.knex.client.config.client === 'pg';
+    return isPostgres(this.knex);
   }
 
   /** Successful production deployments of the scope that finished in the window. */
