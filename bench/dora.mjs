@@ -336,30 +336,21 @@ async function sqlite() {
 
 const pg = await postgres();
 const lite = args['skip-sqlite'] ? undefined : await sqlite();
+/** One scope's three ways of asking, as printed for each. */
+const ways = ({ fresh, afterWrite, repeated }) =>
+  `afresh p50 ${ms(fresh.p50)}, p95 ${ms(fresh.p95)}; after a write p50 ${ms(
+    afterWrite.p50,
+  )}, p95 ${ms(afterWrite.p95)}; again p50 ${ms(repeated.p50)}, p95 ${ms(
+    repeated.p95,
+  )}`;
 console.log(`
 PostgreSQL, ${deployments} deployments over ${days} days (90-day summaries through the API, 40 runs each;
 computed afresh, and asked again as a page's viewers do, answered from the backend's copy until the next write)
-  organisation: afresh p50 ${ms(pg.org.fresh.p50)}, p95 ${ms(
-  pg.org.fresh.p95,
-)}; after a write p50 ${ms(pg.org.afterWrite.p50)}, p95 ${ms(
-  pg.org.afterWrite.p95,
-)}; again p50 ${ms(pg.org.repeated.p50)}, p95 ${ms(pg.org.repeated.p95)} (${
-  pg.org.deployments
-} deployments, ${pg.org.changes} changes in the window)
-  team:         afresh p50 ${ms(pg.team.fresh.p50)}, p95 ${ms(
-  pg.team.fresh.p95,
-)}; after a write p50 ${ms(pg.team.afterWrite.p50)}, p95 ${ms(
-  pg.team.afterWrite.p95,
-)}; again p50 ${ms(pg.team.repeated.p50)}, p95 ${ms(pg.team.repeated.p95)} (${
-  pg.team.deployments
-} deployments)
-  entity:       afresh p50 ${ms(pg.entity.fresh.p50)}, p95 ${ms(
-  pg.entity.fresh.p95,
-)}; after a write p50 ${ms(pg.entity.afterWrite.p50)}, p95 ${ms(
-  pg.entity.afterWrite.p95,
-)}; again p50 ${ms(pg.entity.repeated.p50)}, p95 ${ms(
-  pg.entity.repeated.p95,
-)} (${pg.entity.deployments} deployments)
+  organisation: ${ways(pg.org)} (${pg.org.deployments} deployments, ${
+  pg.org.changes
+} changes in the window)
+  team:         ${ways(pg.team)} (${pg.team.deployments} deployments)
+  entity:       ${ways(pg.entity)} (${pg.entity.deployments} deployments)
   core aggregate in psql alone: ${ms(
     pg.direct,
   )}; organisation afresh p50 / psql: ${(pg.org.fresh.p50 / pg.direct).toFixed(
@@ -371,12 +362,8 @@ computed afresh, and asked again as a page's viewers do, answered from the backe
 if (lite) {
   console.log(`
 SQLite (the embedded default), ${lite.count} deployments
-  organisation, 90 days: afresh p50 ${ms(lite.org.fresh.p50)}, p95 ${ms(
-    lite.org.fresh.p95,
-  )}; after a write p50 ${ms(lite.org.afterWrite.p50)}, p95 ${ms(
-    lite.org.afterWrite.p95,
-  )}; again p50 ${ms(lite.org.repeated.p50)}, p95 ${ms(
-    lite.org.repeated.p95,
-  )} (${lite.org.deployments} deployments in the window)`);
+  organisation, 90 days: ${ways(lite.org)} (${
+    lite.org.deployments
+  } deployments in the window)`);
 }
 console.log(`\nLogs and data: ${work}`);
