@@ -33,7 +33,7 @@ import {
   parseDescriptor,
 } from './descriptors';
 import {
-  ObjectReader,
+  CommitReader,
   GitCli,
   RepositoryNotFoundError,
   SYMLINK_MODE,
@@ -277,14 +277,16 @@ export class GitEntityProvider implements EntityProvider {
         ? await report.time('store', () => store.listFiles(id, url))
         : [];
       const previous = new Map(before.map(file => [file.path, file]));
-      const { commit } = await report.time('fetch', () =>
-        git.fetchHead(url, branch),
+      const snapshot = await report.time('fetch', () =>
+        git.fetchSnapshot(url, branch),
       );
-      const objects = await git.objects();
+      const { commit } = snapshot;
       const files = await report.time('parse', async () => {
         const tree = new Map(
           (
-            await objects.listTree(commit, dir => this.mayHoldDescriptors(dir))
+            await snapshot.files.listTree(commit, dir =>
+              this.mayHoldDescriptors(dir),
+            )
           ).map(entry => [entry.path, entry]),
         );
         const read: StoredFile[] = [];
@@ -292,7 +294,7 @@ export class GitEntityProvider implements EntityProvider {
           if (this.isDescriptor(entry.path)) {
             read.push(
               await this.readFile(
-                objects,
+                snapshot.files,
                 commit,
                 entry,
                 tree,
@@ -440,7 +442,7 @@ export class GitEntityProvider implements EntityProvider {
   }
 
   private async readFile(
-    objects: ObjectReader,
+    objects: CommitReader,
     commit: string,
     entry: TreeEntry,
     tree: Map<string, TreeEntry>,

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GitDaemon, startSmartHttp } from './__testUtils__/gitServer';
@@ -26,46 +26,55 @@ describe('GitCli over smart HTTP with basic auth', () => {
     await daemon.stop();
   });
 
-  const cli = (withToken?: string) =>
+  const cli = (withToken?: string, options: { maxPackBytes?: number } = {}) =>
     new GitCli({
       cacheDir: mkdtempSync(join(tmpdir(), 'portico-git-cache-')),
       timeoutMs: 20_000,
       token: withToken,
+      ...options,
     });
 
-  it('reads the head commit and the tree with the token', async () => {
-    const git = cli(token);
-    const url = http.url('private');
-    expect(await git.headCommit(url)).toEqual({ commit, branch: 'main' });
-    const fetched = await git.fetchHead(url);
-    expect(fetched.commit).toBe(commit);
-    const objects = await git.objects();
-    {
-      const tree = await objects.listTree(fetched.commit, () => true);
+  // A pack over the limit is fetched by git into a mirror instead of being read in memory.
+  it.each([
+    ['smart HTTP', 'in memory', Infinity],
+    ['git://', 'in memory', Infinity],
+    ['smart HTTP', 'by git', 100],
+    ['git://', 'by git', 100],
+  ])(
+    'reads the head commit and its files over %s, %s',
+    async (transport, way, maxPackBytes) => {
+      const git = cli(token, { maxPackBytes });
+      const url =
+        transport === 'git://' ? daemon.url('private') : http.url('private');
+      expect(await git.headCommit(url)).toEqual({ commit, branch: 'main' });
+      const fetched = await git.fetchSnapshot(url);
+      expect(fetched.commit).toBe(commit);
+      expect(existsSync(join(git.cacheDir, 'mirrors'))).toBe(way === 'by git');
+      const { files } = fetched;
+      const tree = await files.listTree(commit, () => true);
       expect(tree.map(entry => entry.path).sort()).toEqual([
         'catalog-info.yaml',
         'docs/readme.md',
       ]);
       // Only the directories asked for are listed; a file elsewhere is found by path.
-      expect(await objects.listTree(fetched.commit, () => false)).toEqual([
+      expect(await files.listTree(commit, () => false)).toEqual([
         expect.objectContaining({ path: 'catalog-info.yaml' }),
       ]);
-      expect(await objects.entry(fetched.commit, 'docs/readme.md')).toEqual(
+      expect(await files.entry(commit, 'docs/readme.md')).toEqual(
         expect.objectContaining({ mode: '100644' }),
       );
-      expect(await objects.entry(fetched.commit, 'docs/none.md')).toBe(
-        undefined,
-      );
+      expect(await files.entry(commit, 'docs/none.md')).toBe(undefined);
+      expect(await files.entry(commit, 'docs')).toBe(undefined);
       const descriptor = tree.find(
         entry => entry.path === 'catalog-info.yaml',
       )!;
-      expect((await objects.read(descriptor.blob, 1024)).toString()).toContain(
+      expect((await files.read(descriptor.blob, 1024)).toString()).toContain(
         'name: secret',
       );
       // Over the limit, only the size is read.
-      expect(await objects.read(descriptor.blob, 10)).toEqual({ size: 75 });
-    }
-  });
+      expect(await files.read(descriptor.blob, 10)).toEqual({ size: 75 });
+    },
+  );
 
   it('tells a repository the server does not have from a server that does not answer', async () => {
     const git = cli(token);
@@ -75,7 +84,12 @@ describe('GitCli over smart HTTP with basic auth', () => {
     await expect(git.headCommit(daemon.url('no-such-repo'))).rejects.toThrow(
       RepositoryNotFoundError,
     );
-    // The fetch, too, says so.
+    // The fetch, too, says so, in memory and by git.
+    for (const url of [http.url('no-such-repo'), daemon.url('no-such-repo')]) {
+      await expect(git.fetchSnapshot(url)).rejects.toThrow(
+        RepositoryNotFoundError,
+      );
+    }
     await expect(git.fetchHead(daemon.url('no-such-repo'))).rejects.toThrow(
       RepositoryNotFoundError,
     );

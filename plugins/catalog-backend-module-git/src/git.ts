@@ -1,10 +1,17 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
-import { join, posix, relative } from 'node:path';
+import { join, relative } from 'node:path';
 import { Readable } from 'node:stream';
 import { CommandShell, holdWhileBusy } from './shell';
-import { queryGitDaemon, queryHttp, RefQueryError, RemoteHead } from './refs';
+import { PackedObject, PackError, parsePack } from './pack';
+import {
+  fetchShallowPack,
+  queryRef,
+  RemoteHead,
+  speaksProtocolOf,
+  UploadPackError,
+} from './protocol';
 
 /** A file of a commit's tree, as `git ls-tree` lists it. */
 export interface TreeEntry {
@@ -33,55 +40,45 @@ const NOT_FOUND =
 const CONNECTION_DROPPED =
   /Connection reset by peer|early EOF|remote end hung up unexpectedly|Broken pipe/i;
 
+/** Packs of up to this size are read in memory by default; a repository's head, not its history. */
+const DEFAULT_MAX_IN_MEMORY_PACK_BYTES = 32 * 1024 * 1024;
+
 /** A blob's content, or only its size when that is over the limit the caller gave. */
 export type BlobContent = Buffer | { size: number };
 
-/**
- * Reads objects of a mirror through one `git cat-file --batch-command` process: trees, and blobs whose size
- * is checked before their content is read. Answers come in the order of the commands.
- */
-export class ObjectReader {
-  private readonly process;
-  private buffered = Buffer.alloc(0);
-  private readonly waiting: {
-    parse: (data: Buffer) => { value: unknown; used: number } | undefined;
-    resolve: (value: any) => void;
-    reject: (error: Error) => void;
-  }[] = [];
-  private failure?: Error;
+/** An entry of a tree object. */
+interface TreeObjectEntry {
+  mode: string;
+  name: string;
+  id: string;
+}
 
-  constructor(mirror: string) {
-    const child = spawn('git', ['cat-file', '--batch-command'], {
-      cwd: mirror,
+/** A tree object's entries, "<mode> <name>\0<binary id>" each. */
+function parseTree(data: Buffer, hashBytes: number): TreeObjectEntry[] {
+  const entries: TreeObjectEntry[] = [];
+  for (let i = 0; i < data.length; ) {
+    const space = data.indexOf(32, i);
+    const nul = data.indexOf(0, space);
+    entries.push({
+      mode: data.toString('latin1', i, space),
+      name: data.toString('utf8', space + 1, nul),
+      id: data.toString('hex', nul + 1, nul + 1 + hashBytes),
     });
-    this.process = child;
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr = (stderr + chunk.toString()).slice(-4096);
-    });
-    child.stdout.on('data', (chunk: Buffer) => {
-      this.buffered = Buffer.concat([this.buffered, chunk]);
-      this.drain();
-    });
-    child.stdin.on('error', () => {});
-    child.on('close', code => {
-      const reason = stderr.trim().split('\n').pop() || `exit code ${code}`;
-      this.fail(new Error(`git cat-file ended: ${reason}`));
-    });
-    child.on('error', error => this.fail(error));
+    i = nul + 1 + hashBytes;
   }
+  return entries;
+}
 
-  isAlive(): boolean {
-    return this.failure === undefined;
-  }
-
+/** The files of fetched commits: trees listed, files found by path, blobs read within a size limit. */
+export abstract class CommitReader {
   /** The blob's content, or its size alone when that is over `maxBytes`. */
-  async read(blob: string, maxBytes: number): Promise<BlobContent> {
-    const { type, size } = await this.info(blob);
-    if (type !== 'blob') throw new Error(`${blob} is not a file (${type})`);
-    if (size > maxBytes) return { size };
-    return this.contents(blob, size);
-  }
+  abstract read(blob: string, maxBytes: number): Promise<BlobContent>;
+
+  /** The entries of a tree, named by its id or as `<commit>^{tree}`; undefined when it is not a tree. */
+  protected abstract readTree(
+    tree: string,
+    hashBytes: number,
+  ): Promise<TreeObjectEntry[] | undefined>;
 
   /**
    * The files of `commit`'s tree, descending only into the directories (paths relative to the root) for
@@ -108,35 +105,108 @@ export class ObjectReader {
 
   /** One file of `commit`, by path; undefined when there is none. */
   async entry(commit: string, path: string): Promise<TreeEntry | undefined> {
-    const directory = posix.dirname(path);
-    const name = posix.basename(path);
-    const entries = await this.readTree(
-      directory === '.' ? `${commit}^{tree}` : `${commit}:${directory}`,
-      commit.length / 2,
+    const hashBytes = commit.length / 2;
+    const directories = path.split('/');
+    const name = directories.pop();
+    let tree = `${commit}^{tree}`;
+    for (const directory of directories) {
+      const found = (await this.readTree(tree, hashBytes))?.find(
+        e => e.name === directory,
+      );
+      if (found?.mode !== TREE_MODE) return undefined;
+      tree = found.id;
+    }
+    const found = (await this.readTree(tree, hashBytes))?.find(
+      e => e.name === name,
     );
-    const found = entries?.find(e => e.name === name);
     return found && found.mode !== TREE_MODE && found.mode !== SUBMODULE_MODE
       ? { path, mode: found.mode, blob: found.id }
       : undefined;
   }
+}
 
-  /** The entries of a tree object, "<mode> <name>\0<binary id>" each; undefined when it is not a tree. */
-  private async readTree(tree: string, hashBytes: number) {
+/** A commit fetched as one pack into memory, its objects parsed. */
+class PackSnapshot extends CommitReader {
+  constructor(private readonly objects: Map<string, PackedObject>) {
+    super();
+  }
+
+  async read(blob: string, maxBytes: number): Promise<BlobContent> {
+    const object = this.objects.get(blob);
+    if (object?.type !== 'blob') {
+      throw new Error(`${blob} is not a file of the fetched commit`);
+    }
+    return object.data.length > maxBytes
+      ? { size: object.data.length }
+      : object.data;
+  }
+
+  protected async readTree(tree: string, hashBytes: number) {
+    let id = tree;
+    if (tree.endsWith('^{tree}')) {
+      const commit = this.objects.get(tree.slice(0, -'^{tree}'.length));
+      if (commit?.type !== 'commit') return undefined;
+      // A commit's first line is "tree <id>".
+      id = commit.data.toString('latin1', 5, 5 + hashBytes * 2);
+    }
+    const object = this.objects.get(id);
+    return object?.type === 'tree'
+      ? parseTree(object.data, hashBytes)
+      : undefined;
+  }
+}
+
+/**
+ * Reads objects of a mirror through one `git cat-file --batch-command` process: trees, and blobs whose size
+ * is checked before their content is read. Answers come in the order of the commands.
+ */
+export class ObjectReader extends CommitReader {
+  private readonly process;
+  private buffered = Buffer.alloc(0);
+  private readonly waiting: {
+    parse: (data: Buffer) => { value: unknown; used: number } | undefined;
+    resolve: (value: any) => void;
+    reject: (error: Error) => void;
+  }[] = [];
+  private failure?: Error;
+
+  constructor(mirror: string) {
+    super();
+    const child = spawn('git', ['cat-file', '--batch-command'], {
+      cwd: mirror,
+    });
+    this.process = child;
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString()).slice(-4096);
+    });
+    child.stdout.on('data', (chunk: Buffer) => {
+      this.buffered = Buffer.concat([this.buffered, chunk]);
+      this.drain();
+    });
+    child.stdin.on('error', () => {});
+    child.on('close', code => {
+      const reason = stderr.trim().split('\n').pop() || `exit code ${code}`;
+      this.fail(new Error(`git cat-file ended: ${reason}`));
+    });
+    child.on('error', error => this.fail(error));
+  }
+
+  isAlive(): boolean {
+    return this.failure === undefined;
+  }
+
+  async read(blob: string, maxBytes: number): Promise<BlobContent> {
+    const { type, size } = await this.info(blob);
+    if (type !== 'blob') throw new Error(`${blob} is not a file (${type})`);
+    if (size > maxBytes) return { size };
+    return this.contents(blob, size);
+  }
+
+  protected async readTree(tree: string, hashBytes: number) {
     const { type, size } = await this.info(tree);
     if (type !== 'tree') return undefined;
-    const data = await this.contents(tree, size);
-    const entries: { mode: string; name: string; id: string }[] = [];
-    for (let i = 0; i < data.length; ) {
-      const space = data.indexOf(32, i);
-      const nul = data.indexOf(0, space);
-      entries.push({
-        mode: data.toString('latin1', i, space),
-        name: data.toString('utf8', space + 1, nul),
-        id: data.toString('hex', nul + 1, nul + 1 + hashBytes),
-      });
-      i = nul + 1 + hashBytes;
-    }
-    return entries;
+    return parseTree(await this.contents(tree, size), hashBytes);
   }
 
   private info(object: string) {
@@ -215,6 +285,8 @@ export class GitCli {
   /** Shells that start fetches, with and without the token in their environment. */
   private readonly shells = new Map<boolean, CommandShell>();
   private reader?: ObjectReader;
+  /** Remotes whose pack was too large to hold, or that cannot send it over protocol v2. */
+  private readonly fetchedByGit = new Set<string>();
 
   constructor(
     private readonly options: {
@@ -222,8 +294,14 @@ export class GitCli {
       timeoutMs: number;
       /** A token for https remotes, sent as HTTP basic auth; never written to disk. */
       token?: string;
+      /** Packs of up to this size are read in memory; larger ones are fetched by git into a mirror. */
+      maxPackBytes?: number;
     },
   ) {}
+
+  get cacheDir(): string {
+    return this.options.cacheDir;
+  }
 
   /**
    * The commit the remote's branch (or HEAD) points at, and the branch's name (for HEAD, the branch it
@@ -236,9 +314,7 @@ export class GitCli {
   ): Promise<{ commit: string; branch: string }> {
     const ref = remoteRef(branch);
     const head = await this.queryRef(url, ref);
-    if (!head) {
-      throw new Error(`${url} has no ${branch ? `branch ${branch}` : 'HEAD'}`);
-    }
+    if (!head) throw new Error(`${url} has no ${describeRef(branch)}`);
     const symref = head.symref?.startsWith('refs/heads/')
       ? head.symref.slice('refs/heads/'.length)
       : undefined;
@@ -253,32 +329,64 @@ export class GitCli {
     url: string,
     ref: string,
   ): Promise<RemoteHead | undefined> {
-    const { timeoutMs } = this.options;
-    let inProcess: (() => Promise<RemoteHead | undefined>) | undefined;
-    if (url.startsWith('git://')) {
-      inProcess = () => queryGitDaemon(url, ref, timeoutMs);
-    } else if (/^https?:\/\//.test(url)) {
-      const authorization = this.authorization(url);
-      inProcess = () => queryHttp(url, ref, { timeoutMs, authorization });
-    }
-    if (!inProcess) return this.lsRemote(url, ref);
+    if (!speaksProtocolOf(url)) return this.lsRemote(url, ref);
     try {
-      return await inProcess();
+      return await queryRef(url, ref, this.remoteOptions(url));
     } catch (error) {
-      // Our own words: never the request, which may carry the token.
-      const reason =
-        error instanceof Error
-          ? (error.cause as Error | undefined)?.message ?? error.message
-          : String(error);
-      const message = `ls-refs failed: ${reason}`;
-      if (error instanceof RefQueryError && error.answer === 'not-found') {
-        throw new RepositoryNotFoundError(message);
-      }
-      if (error instanceof RefQueryError && error.answer === 'not-smart-http') {
+      if (
+        error instanceof UploadPackError &&
+        error.answer === 'not-smart-http'
+      ) {
         return this.lsRemote(url, ref);
       }
-      throw new Error(message);
+      throw inProcessError('ls-refs', error);
     }
+  }
+
+  private remoteOptions(url: string) {
+    return {
+      timeoutMs: this.options.timeoutMs,
+      authorization: this.authorization(url),
+    };
+  }
+
+  /**
+   * The head commit of the branch (or HEAD) and a reader of its files. git:// and smart HTTP servers
+   * send it as one shallow pack, read in memory without spawning git, unless it is larger than
+   * `maxPackBytes` or the server cannot: then, and for other remotes, `git fetch` fetches it into the
+   * mirror.
+   */
+  async fetchSnapshot(
+    url: string,
+    branch?: string,
+  ): Promise<{ commit: string; files: CommitReader }> {
+    if (speaksProtocolOf(url) && !this.fetchedByGit.has(url)) {
+      try {
+        const fetched = await retryIfDropped(
+          () =>
+            fetchShallowPack(url, remoteRef(branch), {
+              ...this.remoteOptions(url),
+              maxBytes:
+                this.options.maxPackBytes ?? DEFAULT_MAX_IN_MEMORY_PACK_BYTES,
+            }),
+          droppedInProcess,
+        );
+        if (!fetched) throw new Error(`${url} has no ${describeRef(branch)}`);
+        return {
+          commit: fetched.head.commit,
+          files: new PackSnapshot(parsePack(fetched.pack)),
+        };
+      } catch (error) {
+        const fetchable =
+          error instanceof PackError ||
+          (error instanceof UploadPackError &&
+            (error.answer === 'unsupported' || error.answer === 'too-large'));
+        if (!fetchable) throw inProcessError('fetch', error);
+        this.fetchedByGit.add(url);
+      }
+    }
+    const { commit } = await this.fetchHead(url, branch);
+    return { commit, files: await this.objects() };
   }
 
   private async lsRemote(
@@ -326,24 +434,21 @@ export class GitCli {
         errorFile,
         timeoutSeconds: Math.ceil(this.options.timeoutMs / 1000),
       });
-    const stderr = () => readFile(errorFile, 'utf8').catch(() => '');
-    let code = await run();
-    // A server under load drops some connections; one more try spares the repository a whole schedule
-    // interval of waiting.
-    if (code !== 0 && code !== 124 && CONNECTION_DROPPED.test(await stderr())) {
-      await new Promise(resolve =>
-        setTimeout(resolve, 200 + Math.random() * 800),
-      );
-      code = await run();
-    }
-    if (code !== 0) {
-      throw gitError(
-        'git fetch',
-        await stderr(),
-        code === 124,
-        this.options.timeoutMs,
-      );
-    }
+    let stderr = '';
+    await retryIfDropped(
+      async () => {
+        const code = await run();
+        if (code === 0) return;
+        stderr = await readFile(errorFile, 'utf8').catch(() => '');
+        throw gitError(
+          'git fetch',
+          stderr,
+          code === 124,
+          this.options.timeoutMs,
+        );
+      },
+      () => CONNECTION_DROPPED.test(stderr),
+    );
     // "<commit>\t\t<description>"
     const fetchHead = await readFile(join(mirror, 'FETCH_HEAD'), 'utf8');
     return { mirror, commit: fetchHead.slice(0, fetchHead.indexOf('\t')) };
@@ -485,6 +590,49 @@ async function createBareRepository(directory: string, objects: string) {
   await writeFile(join(directory, 'HEAD'), 'ref: refs/heads/main\n');
 }
 
+/**
+ * A server under load drops some connections; one more try, after a short pause, spares the repository a
+ * whole schedule interval of waiting.
+ */
+async function retryIfDropped<T>(
+  attempt: () => Promise<T>,
+  dropped: (error: unknown) => boolean,
+): Promise<T> {
+  try {
+    return await attempt();
+  } catch (error) {
+    if (!dropped(error)) throw error;
+    await new Promise(resolve =>
+      setTimeout(resolve, 200 + Math.random() * 800),
+    );
+    return attempt();
+  }
+}
+
+/** A connection of our own that the server reset or closed before answering. */
+function droppedInProcess(error: unknown): boolean {
+  const { code, cause } = error as { code?: string; cause?: { code?: string } };
+  return (
+    ['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET'].includes(
+      code ?? cause?.code ?? '',
+    ) ||
+    (error instanceof UploadPackError &&
+      error.message === 'the server closed the connection')
+  );
+}
+
+/** A failed in-process exchange in our own words: never the request, which may carry the token. */
+function inProcessError(exchange: string, error: unknown): Error {
+  const reason =
+    error instanceof Error
+      ? (error.cause as Error | undefined)?.message ?? error.message
+      : String(error);
+  const message = `${exchange} failed: ${reason}`;
+  return error instanceof UploadPackError && error.answer === 'not-found'
+    ? new RepositoryNotFoundError(message)
+    : new Error(message);
+}
+
 /** A failed git command in our own words: not Node's message, which repeats the command line. */
 function gitError(
   command: string,
@@ -514,6 +662,10 @@ function fetchArguments(url: string, branch?: string) {
     url,
     remoteRef(branch),
   ];
+}
+
+function describeRef(branch?: string) {
+  return branch ? `branch ${branch}` : 'HEAD';
 }
 
 /** The ref to read: the branch, or the remote's HEAD. */

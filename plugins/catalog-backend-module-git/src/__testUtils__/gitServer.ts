@@ -11,20 +11,19 @@ import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
+/** git without the machine's own configuration, committing as a test identity. */
+export const testGitEnv = {
+  ...process.env,
+  GIT_AUTHOR_NAME: 'Portico Test',
+  GIT_AUTHOR_EMAIL: 'test@example.com',
+  GIT_COMMITTER_NAME: 'Portico Test',
+  GIT_COMMITTER_EMAIL: 'test@example.com',
+  GIT_CONFIG_GLOBAL: '/dev/null',
+  GIT_CONFIG_NOSYSTEM: '1',
+};
+
 const git = (args: string[], cwd?: string) =>
-  execFileSync('git', args, {
-    cwd,
-    stdio: 'pipe',
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: 'Portico Test',
-      GIT_AUTHOR_EMAIL: 'test@example.com',
-      GIT_COMMITTER_NAME: 'Portico Test',
-      GIT_COMMITTER_EMAIL: 'test@example.com',
-      GIT_CONFIG_GLOBAL: '/dev/null',
-      GIT_CONFIG_NOSYSTEM: '1',
-    },
-  })
+  execFileSync('git', args, { cwd, stdio: 'pipe', env: testGitEnv })
     .toString()
     .trim();
 
@@ -195,6 +194,8 @@ export async function startSmartHttp(
         REQUEST_METHOD: req.method,
         CONTENT_TYPE: req.headers['content-type'] ?? '',
         HTTP_CONTENT_ENCODING: req.headers['content-encoding'] ?? '',
+        // As web servers pass every request header: this one asks for protocol v2.
+        HTTP_GIT_PROTOCOL: String(req.headers['git-protocol'] ?? ''),
         REMOTE_USER: 'portico',
       },
     });
