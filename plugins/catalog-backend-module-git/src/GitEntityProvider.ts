@@ -48,6 +48,8 @@ export const ANNOTATION_GIT_COMMIT = 'portico.dev/git-commit';
 class SyncReport {
   private readonly started = performance.now();
   readonly counts = { changed: 0, failed: 0 };
+  /** Bytes of the packs read in memory. */
+  receivedBytes = 0;
   /** Repositories that answered with the commit already ingested. */
   readonly unchanged: string[] = [];
   private readonly seconds: Record<string, number> = {
@@ -78,7 +80,9 @@ class SyncReport {
       changed + unchanged + failed
     } repositories in ${total.toFixed(
       1,
-    )}s: ${changed} changed, ${unchanged} unchanged, ${failed} failed; summed over ${concurrency} at once: ${phases}`;
+    )}s: ${changed} changed, ${unchanged} unchanged, ${failed} failed; summed over ${concurrency} at once: ${phases}; ${(
+      this.receivedBytes / 1e6
+    ).toFixed(1)} MB of packs read in memory`;
   }
 }
 
@@ -303,6 +307,7 @@ export class GitEntityProvider implements EntityProvider {
             );
           }
         }
+        report.receivedBytes += snapshot.files.receivedBytes ?? 0;
         return read;
       });
       for (const problem of files.flatMap(f => f.errors)) {

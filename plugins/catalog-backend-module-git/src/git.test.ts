@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -73,6 +75,45 @@ describe('GitCli over smart HTTP with basic auth', () => {
       );
       // Over the limit, only the size is read.
       expect(await files.read(descriptor.blob, 10)).toEqual({ size: 75 });
+    },
+  );
+
+  it.each(['smart HTTP', 'git://'])(
+    'leaves out the blobs it does not read where the server filters, over %s',
+    async transport => {
+      const url = (name: string) =>
+        transport === 'git://' ? daemon.url(name) : http.url(name);
+      const suffix = transport === 'git://' ? 'git' : 'http';
+      const descriptor =
+        'apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: big\n';
+      const files = {
+        'catalog-info.yaml': descriptor,
+        // Random, so that compression does not shrink it.
+        'assets/data.bin': randomBytes(1_000_000).toString('base64'),
+      };
+      daemon.createRepository(`filtered-${suffix}`, files);
+      execFileSync('git', ['config', 'uploadpack.allowFilter', 'true'], {
+        cwd: join(daemon.repositoriesDir, `filtered-${suffix}.git`),
+      });
+      daemon.createRepository(`unfiltered-${suffix}`, files);
+      const git = cli(token);
+
+      const unfiltered = await git.fetchSnapshot(url(`unfiltered-${suffix}`));
+      expect(unfiltered.files.receivedBytes).toBeGreaterThan(1_000_000);
+
+      const { commit: head, files: filtered } = await git.fetchSnapshot(
+        url(`filtered-${suffix}`),
+      );
+      expect(filtered.receivedBytes).toBeLessThan(10_000);
+      // The trees are whole; a blob is fetched when it is read.
+      const tree = await filtered.listTree(head, () => true);
+      expect(tree.map(entry => entry.path).sort()).toEqual([
+        'assets/data.bin',
+        'catalog-info.yaml',
+      ]);
+      const blob = tree.find(e => e.path === 'catalog-info.yaml')!.blob;
+      expect((await filtered.read(blob, 1024)).toString()).toBe(descriptor);
+      expect(filtered.receivedBytes).toBeLessThan(10_000);
     },
   );
 

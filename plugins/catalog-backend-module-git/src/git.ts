@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { CommandShell, holdWhileBusy } from './shell';
 import { PackedObject, PackError, parsePack } from './pack';
 import {
+  fetchObjects,
   fetchShallowPack,
   queryRef,
   RemoteHead,
@@ -71,6 +72,9 @@ function parseTree(data: Buffer, hashBytes: number): TreeObjectEntry[] {
 
 /** The files of fetched commits: trees listed, files found by path, blobs read within a size limit. */
 export abstract class CommitReader {
+  /** Bytes the server sent for a commit read in memory; undefined for one read from a mirror. */
+  receivedBytes?: number;
+
   /** The blob's content, or its size alone when that is over `maxBytes`. */
   abstract read(blob: string, maxBytes: number): Promise<BlobContent>;
 
@@ -125,13 +129,29 @@ export abstract class CommitReader {
   }
 }
 
-/** A commit fetched as one pack into memory, its objects parsed. */
+/**
+ * A commit fetched as one pack into memory, its objects parsed. When the pack left out blobs, those read
+ * are fetched one by one.
+ */
 class PackSnapshot extends CommitReader {
-  constructor(private readonly objects: Map<string, PackedObject>) {
+  private readonly objects: Map<string, PackedObject>;
+  receivedBytes: number;
+
+  constructor(
+    pack: Buffer,
+    private readonly fetchMissing?: (id: string) => Promise<Buffer>,
+  ) {
     super();
+    this.objects = parsePack(pack);
+    this.receivedBytes = pack.length;
   }
 
   async read(blob: string, maxBytes: number): Promise<BlobContent> {
+    if (!this.objects.has(blob) && this.fetchMissing) {
+      const pack = await this.fetchMissing(blob);
+      this.receivedBytes += pack.length;
+      for (const [id, object] of parsePack(pack)) this.objects.set(id, object);
+    }
     const object = this.objects.get(blob);
     if (object?.type !== 'blob') {
       throw new Error(`${blob} is not a file of the fetched commit`);
@@ -362,19 +382,29 @@ export class GitCli {
   ): Promise<{ commit: string; files: CommitReader }> {
     if (speaksProtocolOf(url) && !this.fetchedByGit.has(url)) {
       try {
+        const options = {
+          ...this.remoteOptions(url),
+          maxBytes:
+            this.options.maxPackBytes ?? DEFAULT_MAX_IN_MEMORY_PACK_BYTES,
+        };
         const fetched = await retryIfDropped(
-          () =>
-            fetchShallowPack(url, remoteRef(branch), {
-              ...this.remoteOptions(url),
-              maxBytes:
-                this.options.maxPackBytes ?? DEFAULT_MAX_IN_MEMORY_PACK_BYTES,
-            }),
+          () => fetchShallowPack(url, remoteRef(branch), options),
           droppedInProcess,
         );
         if (!fetched) throw new Error(`${url} has no ${describeRef(branch)}`);
+        const fetchBlob = (id: string) =>
+          retryIfDropped(
+            () => fetchObjects(url, [id], options),
+            droppedInProcess,
+          ).catch(error => {
+            throw inProcessError('fetch', error);
+          });
         return {
           commit: fetched.head.commit,
-          files: new PackSnapshot(parsePack(fetched.pack)),
+          files: new PackSnapshot(
+            fetched.pack,
+            fetched.filtered ? fetchBlob : undefined,
+          ),
         };
       } catch (error) {
         const fetchable =

@@ -304,15 +304,17 @@ export async function queryRef(
 
 /**
  * Fetches the commit `ref` points at, depth 1, as one pack held in memory, over one session: protocol
- * v2's ls-refs, then its fetch. Resolves to undefined when the server has no such ref. Throws an
- * `UploadPackError` answering `unsupported` when the server cannot send a shallow pack over v2 with
- * SHA-1 ids, and `too-large` when the pack grows past `maxBytes`.
+ * v2's ls-refs, then its fetch. Where the server offers it, the pack leaves out blobs (`filter
+ * blob:none`): `filtered` says so, and `fetchObjects` brings those needed. Resolves to undefined when
+ * the server has no such ref. Throws an `UploadPackError` answering `unsupported` when the server
+ * cannot send a shallow pack over v2 with SHA-1 ids, and `too-large` when the pack grows past
+ * `maxBytes`.
  */
 export async function fetchShallowPack(
   url: string,
   ref: string,
   options: RemoteOptions & { maxBytes: number },
-): Promise<{ head: RemoteHead; pack: Buffer } | undefined> {
+): Promise<{ head: RemoteHead; pack: Buffer; filtered: boolean } | undefined> {
   const session = await openSession(url, options);
   try {
     const { capabilities } = session;
@@ -332,25 +334,54 @@ export async function fetchShallowPack(
     }
     const head = await listRef(session, ref);
     if (!head) return undefined;
-    const reader = await session.command(
-      [
-        pktLine('command=fetch\n'),
-        ...(capabilities.has('object-format')
-          ? [pktLine('object-format=sha1\n')]
-          : []),
-        DELIMITER,
-        pktLine('no-progress\n'),
-        pktLine('ofs-delta\n'),
-        pktLine(`want ${head.commit}\n`),
-        pktLine('deepen 1\n'),
-        pktLine('done\n'),
-        FLUSH,
-      ].join(''),
-    );
-    return { head, pack: await readPackfileSection(reader, options.maxBytes) };
+    const filtered = features.includes('filter');
+    const pack = await fetchPack(session, [head.commit], {
+      maxBytes: options.maxBytes,
+      extra: ['deepen 1', ...(filtered ? ['filter blob:none'] : [])],
+    });
+    return { head, pack, filtered };
   } finally {
     session.close();
   }
+}
+
+/** Fetches objects by id (the blobs a filtered pack left out) as one pack held in memory. */
+export async function fetchObjects(
+  url: string,
+  ids: string[],
+  options: RemoteOptions & { maxBytes: number },
+): Promise<Buffer> {
+  const session = await openSession(url, options);
+  try {
+    return await fetchPack(session, ids, { maxBytes: options.maxBytes });
+  } finally {
+    session.close();
+  }
+}
+
+/** Protocol v2's fetch of `wants`, with no objects of our own to offer: the answer is a pack. */
+async function fetchPack(
+  session: UploadPackSession,
+  wants: string[],
+  options: { maxBytes: number; extra?: string[] },
+): Promise<Buffer> {
+  const reader = await session.command(
+    [
+      'command=fetch',
+      ...(session.capabilities?.has('object-format')
+        ? ['object-format=sha1']
+        : []),
+      DELIMITER,
+      'no-progress',
+      'ofs-delta',
+      ...wants.map(id => `want ${id}`),
+      ...(options.extra ?? []),
+      'done',
+    ]
+      .map(line => (line === DELIMITER ? line : pktLine(`${line}\n`)))
+      .join('') + FLUSH,
+  );
+  return readPackfileSection(reader, options.maxBytes);
 }
 
 /**
