@@ -41,8 +41,13 @@ const NOT_FOUND =
 const CONNECTION_DROPPED =
   /Connection reset by peer|early EOF|remote end hung up unexpectedly|Broken pipe/i;
 
-/** Packs of up to this size are read in memory by default; a repository's head, not its history. */
-const DEFAULT_MAX_IN_MEMORY_PACK_BYTES = 32 * 1024 * 1024;
+/**
+ * Packs of up to this size are read in memory by default: a repository's head, not its history, and
+ * with a blob filter its trees alone. Objects may inflate to four times as much; sixteen fetches at once
+ * then hold at most 320 MB.
+ */
+const DEFAULT_MAX_IN_MEMORY_PACK_BYTES = 4 * 1024 * 1024;
+const INFLATION_ALLOWED = 4;
 
 /** A blob's content, or only its size when that is over the limit the caller gave. */
 export type BlobContent = Buffer | { size: number };
@@ -139,10 +144,11 @@ class PackSnapshot extends CommitReader {
 
   constructor(
     pack: Buffer,
+    private readonly maxInflatedBytes: number,
     private readonly fetchMissing?: (id: string) => Promise<Buffer>,
   ) {
     super();
-    this.objects = parsePack(pack);
+    this.objects = parsePack(pack, maxInflatedBytes);
     this.receivedBytes = pack.length;
   }
 
@@ -150,7 +156,9 @@ class PackSnapshot extends CommitReader {
     if (!this.objects.has(blob) && this.fetchMissing) {
       const pack = await this.fetchMissing(blob);
       this.receivedBytes += pack.length;
-      for (const [id, object] of parsePack(pack)) this.objects.set(id, object);
+      for (const [id, object] of parsePack(pack, this.maxInflatedBytes)) {
+        this.objects.set(id, object);
+      }
     }
     const object = this.objects.get(blob);
     if (object?.type !== 'blob') {
@@ -374,7 +382,7 @@ export class GitCli {
    * The head commit of the branch (or HEAD) and a reader of its files. git:// and smart HTTP servers
    * send it as one shallow pack, read in memory without spawning git, unless it is larger than
    * `maxPackBytes` or the server cannot: then, and for other remotes, `git fetch` fetches it into the
-   * mirror.
+   * mirror, and the remote is fetched that way from then on.
    */
   async fetchSnapshot(
     url: string,
@@ -403,15 +411,18 @@ export class GitCli {
           commit: fetched.head.commit,
           files: new PackSnapshot(
             fetched.pack,
+            options.maxBytes * INFLATION_ALLOWED,
             fetched.filtered ? fetchBlob : undefined,
           ),
         };
       } catch (error) {
-        const fetchable =
+        const gitCanFetch =
           error instanceof PackError ||
           (error instanceof UploadPackError &&
-            (error.answer === 'unsupported' || error.answer === 'too-large'));
-        if (!fetchable) throw inProcessError('fetch', error);
+            ['unsupported', 'too-large', 'not-smart-http'].includes(
+              error.answer ?? '',
+            ));
+        if (!gitCanFetch) throw inProcessError('fetch', error);
         this.fetchedByGit.add(url);
       }
     }

@@ -55,7 +55,7 @@ describe('parsePack', () => {
     expect(git(['verify-pack', '-v', file]).toString()).toMatch(
       /chain length = 1: \d+ object/,
     );
-    const objects = parsePack(data);
+    const objects = parsePack(data, 1_000_000);
     expect([...objects.keys()].sort()).toEqual([...ids].sort());
     for (const id of ids) {
       const object = objects.get(id)!;
@@ -64,10 +64,22 @@ describe('parsePack', () => {
     }
   });
 
+  it('refuses a pack that inflates past the limit', () => {
+    const zeros = git(['hash-object', '-w', '--stdin'], '\0'.repeat(2_000_000))
+      .toString()
+      .trim();
+    const data = git(['pack-objects', '--stdout', '--quiet'], zeros);
+    expect(data.length).toBeLessThan(10_000);
+    expect(parsePack(data, 2_000_000).get(zeros)?.data.length).toBe(2_000_000);
+    expect(() => parsePack(data, 1_000_000)).toThrow(
+      new PackError('the pack inflates past 1000000 bytes'),
+    );
+  });
+
   it('refuses a pack whose bytes were altered', () => {
     const data = Buffer.from(pack(['--delta-base-offset']));
     data[40] ^= 0xff;
-    expect(() => parsePack(data)).toThrow(
+    expect(() => parsePack(data, 1_000_000)).toThrow(
       new PackError('the pack checksum does not match'),
     );
   });

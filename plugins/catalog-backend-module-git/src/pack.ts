@@ -23,9 +23,14 @@ type Delta = {
 /**
  * Reads a whole pack as Git's pack format defines it (version 2 or 3, SHA-1): each object's header, its
  * zlib stream, and deltas against an earlier offset or an object id, resolved once their base is known.
- * Packs small enough to hold in memory only: a snapshot of a repository's head, not its history.
+ * Packs small enough to hold in memory only: a snapshot of a repository's head, not its history. The
+ * objects may inflate to `maxInflatedBytes` in all, so that a small pack of very compressible data
+ * cannot take the backend's memory.
  */
-export function parsePack(pack: Buffer): Map<string, PackedObject> {
+export function parsePack(
+  pack: Buffer,
+  maxInflatedBytes: number,
+): Map<string, PackedObject> {
   if (pack.length < 32 || pack.toString('latin1', 0, 4) !== 'PACK') {
     throw new PackError('not a pack');
   }
@@ -39,6 +44,13 @@ export function parsePack(pack: Buffer): Map<string, PackedObject> {
     throw new PackError('the pack checksum does not match');
   }
 
+  let inflated = 0;
+  const spend = (bytes: number) => {
+    inflated += bytes;
+    if (inflated > maxInflatedBytes) {
+      throw new PackError(`the pack inflates past ${maxInflatedBytes} bytes`);
+    }
+  };
   const count = pack.readUInt32BE(8);
   const objects = new Map<string, PackedObject>();
   const byOffset = new Map<number, PackedObject>();
@@ -74,10 +86,17 @@ export function parsePack(pack: Buffer): Map<string, PackedObject> {
       throw new PackError(`object at ${offset} has unknown type ${typeCode}`);
     }
     if (position >= trailer) throw new PackError('the pack is truncated');
-    const { buffer: data, engine } = inflateSync(
-      pack.subarray(position, trailer),
-      { info: true },
-    ) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
+    spend(size);
+    let inflatedObject;
+    try {
+      inflatedObject = inflateSync(pack.subarray(position, trailer), {
+        info: true,
+        maxOutputLength: Math.max(size, 1),
+      }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
+    } catch (error) {
+      throw new PackError(`object at ${offset} does not inflate: ${error}`);
+    }
+    const { buffer: data, engine } = inflatedObject;
     if (data.length !== size) {
       throw new PackError(`object at ${offset} inflates to the wrong size`);
     }
@@ -97,7 +116,7 @@ export function parsePack(pack: Buffer): Map<string, PackedObject> {
       else {
         add(entry.offset, {
           type: base.type,
-          data: applyDelta(base.data, entry.delta),
+          data: applyDelta(base.data, entry.delta, spend),
         });
       }
     }
@@ -120,7 +139,11 @@ function objectId({ type, data }: PackedObject): string {
 }
 
 /** A delta: the base's size, the result's size, then instructions to copy from the base or insert. */
-function applyDelta(base: Buffer, delta: Buffer): Buffer {
+function applyDelta(
+  base: Buffer,
+  delta: Buffer,
+  spend: (bytes: number) => void,
+): Buffer {
   let position = 0;
   const readSize = () => {
     let size = 0;
@@ -136,7 +159,9 @@ function applyDelta(base: Buffer, delta: Buffer): Buffer {
   if (readSize() !== base.length) {
     throw new PackError('a delta does not match the size of its base');
   }
-  const result = Buffer.alloc(readSize());
+  const resultSize = readSize();
+  spend(resultSize);
+  const result = Buffer.alloc(resultSize);
   let written = 0;
   while (position < delta.length) {
     const instruction = delta[position++];

@@ -131,7 +131,8 @@ async function openDaemonSession(
     ),
   );
   const reader = new PacketReader(socket[Symbol.asyncIterator]());
-  const close = () => socket.end(FLUSH);
+  // Ended and then destroyed: a pack left unread must not hold the connection until the timeout.
+  const close = () => socket.end(FLUSH, () => socket.destroy());
   try {
     return {
       ...sessionStart(await reader.lines()),
