@@ -89,8 +89,11 @@ export function parsePack(
     spend(size);
     let inflatedObject;
     try {
+      // Output of the declared size at once: the default 16 KB chunks are mostly empty here, and
+      // thousands of objects a sync make that memory the backend's peak.
       inflatedObject = inflateSync(pack.subarray(position, trailer), {
         info: true,
+        chunkSize: Math.max(size, 64),
         maxOutputLength: Math.max(size, 1),
       }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
     } catch (error) {
