@@ -28,7 +28,10 @@ describe('GitCli over smart HTTP with basic auth', () => {
     await daemon.stop();
   });
 
-  const cli = (withToken?: string, options: { maxPackBytes?: number } = {}) =>
+  const cli = (
+    withToken?: string,
+    options: { maxPackBytes?: number; cacheDir?: string } = {},
+  ) =>
     new GitCli({
       cacheDir: mkdtempSync(join(tmpdir(), 'portico-git-cache-')),
       timeoutMs: 20_000,
@@ -45,13 +48,14 @@ describe('GitCli over smart HTTP with basic auth', () => {
   ])(
     'reads the head commit and its files over %s, %s',
     async (transport, way, maxPackBytes) => {
-      const git = cli(token, { maxPackBytes });
+      const cacheDir = mkdtempSync(join(tmpdir(), 'portico-git-cache-'));
+      const git = cli(token, { maxPackBytes, cacheDir });
       const url =
         transport === 'git://' ? daemon.url('private') : http.url('private');
       expect(await git.headCommit(url)).toEqual({ commit, branch: 'main' });
       const fetched = await git.fetchSnapshot(url);
       expect(fetched.commit).toBe(commit);
-      expect(existsSync(join(git.cacheDir, 'mirrors'))).toBe(way === 'by git');
+      expect(existsSync(join(cacheDir, 'mirrors'))).toBe(way === 'by git');
       const { files } = fetched;
       const tree = await files.listTree(commit, () => true);
       expect(tree.map(entry => entry.path).sort()).toEqual([

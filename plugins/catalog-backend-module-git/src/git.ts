@@ -327,10 +327,6 @@ export class GitCli {
     },
   ) {}
 
-  get cacheDir(): string {
-    return this.options.cacheDir;
-  }
-
   /**
    * The commit the remote's branch (or HEAD) points at, and the branch's name (for HEAD, the branch it
    * points at). Throws when the remote cannot answer; `RepositoryNotFoundError` when it says it has no
@@ -476,19 +472,16 @@ export class GitCli {
         timeoutSeconds: Math.ceil(this.options.timeoutMs / 1000),
       });
     let stderr = '';
+    let timedOut = false;
     await retryIfDropped(
       async () => {
         const code = await run();
         if (code === 0) return;
         stderr = await readFile(errorFile, 'utf8').catch(() => '');
-        throw gitError(
-          'git fetch',
-          stderr,
-          code === 124,
-          this.options.timeoutMs,
-        );
+        timedOut = code === 124;
+        throw gitError('git fetch', stderr, timedOut, this.options.timeoutMs);
       },
-      () => CONNECTION_DROPPED.test(stderr),
+      () => !timedOut && CONNECTION_DROPPED.test(stderr),
     );
     // "<commit>\t\t<description>"
     const fetchHead = await readFile(join(mirror, 'FETCH_HEAD'), 'utf8');

@@ -275,13 +275,7 @@ async function listRef(
 ): Promise<RemoteHead | undefined> {
   if (session.advertisement) return findRef(session.advertisement, ref);
   const reader = await session.command(
-    [
-      pktLine('command=ls-refs\n'),
-      DELIMITER,
-      pktLine('symrefs\n'),
-      pktLine(`ref-prefix ${ref}\n`),
-      FLUSH,
-    ].join(''),
+    commandRequest(session, 'ls-refs', ['symrefs', `ref-prefix ${ref}`]),
   );
   return findRef(await reader.lines(), ref);
 }
@@ -367,22 +361,33 @@ async function fetchPack(
   options: { maxBytes: number; extra?: string[] },
 ): Promise<Buffer> {
   const reader = await session.command(
-    [
-      'command=fetch',
-      ...(session.capabilities?.has('object-format')
-        ? ['object-format=sha1']
-        : []),
-      DELIMITER,
+    commandRequest(session, 'fetch', [
       'no-progress',
       'ofs-delta',
       ...wants.map(id => `want ${id}`),
       ...(options.extra ?? []),
       'done',
-    ]
-      .map(line => (line === DELIMITER ? line : pktLine(`${line}\n`)))
-      .join('') + FLUSH,
+    ]),
   );
   return readPackfileSection(reader, options.maxBytes);
+}
+
+/**
+ * A protocol v2 command: its name and the object format the server named (as git sends it; a fetch is
+ * only asked of SHA-1 servers), a delimiter, its arguments, and a flush.
+ */
+function commandRequest(
+  session: UploadPackSession,
+  command: string,
+  args: string[],
+) {
+  const objectFormat = session.capabilities?.get('object-format');
+  const capabilities = objectFormat ? [`object-format=${objectFormat}`] : [];
+  const lines = (values: string[]) =>
+    values.map(line => pktLine(`${line}\n`)).join('');
+  return `${lines([`command=${command}`, ...capabilities])}${DELIMITER}${lines(
+    args,
+  )}${FLUSH}`;
 }
 
 /**
