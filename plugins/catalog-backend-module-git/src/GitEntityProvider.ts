@@ -371,14 +371,24 @@ export class GitEntityProvider implements EntityProvider {
           await this.mutation(url, { before, after: files, synced }, owners),
         );
       }
+      const added = mutations.flatMap(m => m.added);
       await report.time('catalog mutation', () =>
         connection.applyMutation({
           type: 'delta',
-          added: mutations.flatMap(m => m.added),
+          added,
           removed: mutations.flatMap(m => m.removed),
         }),
       );
       report.counts.changed += saved.length;
+      if (added.length) {
+        await report.time('catalog mutation', () =>
+          store.analyzeGrowingCatalog(added.length).catch(error => {
+            logger.warn(
+              `Analyzing the catalog's entity table failed: ${error}`,
+            );
+          }),
+        );
+      }
     } catch (error) {
       logger.warn(
         `Catalog mutation for ${saved.length} repositories failed: ${error}`,

@@ -2,6 +2,7 @@ import {
   mockCredentials,
   mockServices,
   startTestBackend,
+  TestDatabaseId,
 } from '@backstage/backend-test-utils';
 import {
   createPorticoTestDatabases,
@@ -367,6 +368,49 @@ describe('Git ingestion from a real git daemon', () => {
         'the failure to clear',
       );
     },
+  );
+
+  const plannerStatisticsKeepUp = async (databaseId: TestDatabaseId) => {
+    const knex: Knex = await databases.init(databaseId);
+    const components = (prefix: string, count: number) =>
+      Array.from({ length: count }, (_, i) => component(`${prefix}-${i}`)).join(
+        '---\n',
+      );
+    daemon.createRepository('team-a', {
+      'catalog-info.yaml': components('alpha', 1),
+    });
+    const { sync, present } = await startCatalog(knex, {
+      remotePrefix: `file://${daemon.repositoriesDir}/`,
+      repositories: ['team-*'],
+    });
+    const planned = async () => {
+      const { rows } = await knex.raw(
+        `select reltuples from pg_class where oid = 'refresh_state'::regclass`,
+      );
+      const [{ count }] = await knex('refresh_state').count({ count: '*' });
+      return { estimated: Number(rows[0].reltuples), stored: Number(count) };
+    };
+
+    await present('alpha-0');
+    // Left alone, the estimate would stay that of the empty table.
+    expect(await planned()).toEqual({ estimated: 1, stored: 1 });
+
+    daemon.createRepository('team-b', {
+      'catalog-info.yaml': components('beta', 30),
+    });
+    await sync();
+    await present('beta-29');
+    expect(await planned()).toEqual({ estimated: 31, stored: 31 });
+  };
+  // SQLite plans every statement afresh: there is nothing to keep up to date.
+  const onPostgres = databases
+    .eachSupportedId()
+    .filter(([id]) => id.startsWith('POSTGRES'));
+  (onPostgres.length
+    ? it.each(onPostgres)
+    : it.skip.each([['POSTGRES_15' as const]]))(
+    'gives a fresh catalog planner statistics as entities arrive, so that its inserts keep to the indexes (%p)',
+    plannerStatisticsKeepUp,
   );
 
   it.each(databases.eachSupportedId())(
