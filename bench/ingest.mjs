@@ -156,7 +156,11 @@ async function awaitIngest(backend) {
           reached.processedWhenInserted ??= count;
       }
     }
-    if (backend.output().includes('Synced ')) reached.firstSynced ??= elapsed;
+    if (
+      reached.firstSynced === undefined &&
+      backend.output().includes('Synced ')
+    )
+      reached.firstSynced = elapsed;
     if ((await countQueryable(backend)) >= total) {
       reached.queryable = Date.now() - backend.started;
       reached.cpuSeconds = backend.cpuSeconds();

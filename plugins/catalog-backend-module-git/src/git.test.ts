@@ -33,10 +33,11 @@ describe('GitCli over smart HTTP with basic auth', () => {
     options: { maxPackBytes?: number; cacheDir?: string } = {},
   ) =>
     new GitCli({
-      cacheDir: mkdtempSync(join(tmpdir(), 'portico-git-cache-')),
       timeoutMs: 20_000,
       token: withToken,
       ...options,
+      cacheDir:
+        options.cacheDir ?? mkdtempSync(join(tmpdir(), 'portico-git-cache-')),
     });
 
   // A pack over the limit is fetched by git into a mirror instead of being read in memory.
