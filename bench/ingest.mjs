@@ -2,7 +2,7 @@
 // descriptor files, the same backend and the same PostgreSQL. Run through `./portico bench ingest`.
 //
 //   node bench/ingest.mjs [--repos 1000] [--entities-per-repo 10] [--concurrency N] [--skip-stock]
-//                         [--rounds N]
+//                         [--rounds N] [--annotated]
 //
 // Prints the seconds until every entity is returned by the catalog API, entities per second, when the catalog
 // had them inserted, processed and stitched, where the provider's time went, the time of an unchanged re-sync,
@@ -31,6 +31,9 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '1' },
     // Repositories the provider reads at once; the provider's default when not given.
     concurrency: { type: 'string' },
+    // The files carry the annotations that Portico adds (source location, commit), so that both sides
+    // process entities of the same size: tells the cost of ingestion from the cost of those annotations.
+    annotated: { type: 'boolean', default: false },
   },
 });
 const repoCount = Number(args.repos);
@@ -64,7 +67,14 @@ kind: Component
 metadata:
   name: ${repo}-svc-${i}
   description: ${description}
-  tags: [bench]
+  tags: [bench]${
+    args.annotated
+      ? `
+  annotations:
+    backstage.io/source-location: url:git://127.0.0.1:00000/${repo}.git/
+    portico.dev/git-commit: '${'0'.repeat(40)}'`
+      : ''
+  }
 spec:
   type: service
   lifecycle: production

@@ -492,7 +492,7 @@ export class GitEntityProvider implements EntityProvider {
       DEFAULT_MAX_DESCRIPTOR_BYTES,
     );
     if (!Buffer.isBuffer(content)) {
-      return failed([oversizeProblem(entry.path, content.size)!]);
+      return failed([oversizeProblem(entry.path, content)!]);
     }
     const dependencies: Record<string, string> = {};
     const parsed = await parseDescriptor({

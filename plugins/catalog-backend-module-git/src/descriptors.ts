@@ -22,7 +22,10 @@ import {
 export type ReadRepositoryFile = (
   path: string,
   maxBytes: number,
-) => Promise<Buffer | { size: number } | undefined>;
+) => Promise<Buffer | FileSize | undefined>;
+
+/** A file's size; `atLeast` when only a lower bound is known. */
+export type FileSize = { size: number; atLeast?: boolean };
 
 export interface DescriptorError {
   /** Repository-relative path of the file the problem is in (the descriptor, or the placeholder's target). */
@@ -81,16 +84,17 @@ interface DescriptorContext {
 /** The problem of a descriptor of `size` bytes, when it is over the limit; callers check it before reading. */
 export function oversizeProblem(
   path: string,
-  size: number,
+  size: FileSize,
   maxBytes = DEFAULT_MAX_DESCRIPTOR_BYTES,
 ): DescriptorError | undefined {
-  if (size <= maxBytes) return undefined;
-  return {
-    file: path,
-    message: `descriptor is ${formatSize(size)}, over the ${formatSize(
-      maxBytes,
-    )} limit`,
-  };
+  if (size.size <= maxBytes) return undefined;
+  return { file: path, message: `descriptor ${overLimit(size, maxBytes)}` };
+}
+
+function overLimit({ size, atLeast }: FileSize, maxBytes: number) {
+  return `is ${atLeast ? 'at least ' : ''}${formatSize(
+    size,
+  )}, over the ${formatSize(maxBytes)} limit`;
 }
 
 export async function parseDescriptor(options: {
@@ -108,7 +112,7 @@ export async function parseDescriptor(options: {
   } = options;
 
   // Checked before decoding so an oversized file costs nothing to reject.
-  const tooLarge = oversizeProblem(path, content.length, maxBytes);
+  const tooLarge = oversizeProblem(path, { size: content.length }, maxBytes);
   if (tooLarge) {
     return { entities: [], errors: [tooLarge] };
   }
@@ -345,12 +349,12 @@ function createTargetLoader(
       };
     }
     if (!Buffer.isBuffer(content) || content.length > maxBytes) {
-      const size = Buffer.isBuffer(content) ? content.length : content.size;
       return {
         ok: false,
-        problem: `is ${formatSize(size)}, over the ${formatSize(
+        problem: overLimit(
+          Buffer.isBuffer(content) ? { size: content.length } : content,
           maxBytes,
-        )} limit`,
+        ),
         inTarget: true,
       };
     }

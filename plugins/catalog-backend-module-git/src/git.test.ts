@@ -122,6 +122,40 @@ describe('GitCli over smart HTTP with basic auth', () => {
     },
   );
 
+  it.each(['smart HTTP', 'git://'])(
+    'tells the size of a blob too large to fetch into memory where the server filters, over %s',
+    async transport => {
+      const name = `filtered-large-${transport === 'git://' ? 'git' : 'http'}`;
+      daemon.createRepository(name, {
+        // Inflates past the 400 KB that packs of at most 100 KB may inflate to.
+        'compressible.yaml': 'description: the same line again\n'.repeat(
+          30_000,
+        ),
+        // Random, so that its pack is over 100 KB.
+        'random.yaml': randomBytes(150_000).toString('base64'),
+      });
+      execFileSync('git', ['config', 'uploadpack.allowFilter', 'true'], {
+        cwd: join(daemon.repositoriesDir, `${name}.git`),
+      });
+      const git = cli(token, { maxPackBytes: 100_000 });
+      const { commit: head, files } = await git.fetchSnapshot(
+        transport === 'git://' ? daemon.url(name) : http.url(name),
+      );
+      const blob = async (path: string) =>
+        (await files.entry(head, path))!.blob;
+      expect(await files.read(await blob('compressible.yaml'), 1024)).toEqual({
+        size: 990_000,
+      });
+      expect(await files.read(await blob('random.yaml'), 1024)).toEqual({
+        size: 200_000,
+      });
+      // Under a limit that it fits, the blob is a failed fetch, as before.
+      await expect(
+        files.read(await blob('random.yaml'), 1024 * 1024),
+      ).rejects.toThrow(/the pack is larger than 100000 bytes/);
+    },
+  );
+
   it('tells a repository the server does not have from a server that does not answer', async () => {
     const git = cli(token);
     await expect(git.headCommit(http.url('no-such-repo'))).rejects.toThrow(

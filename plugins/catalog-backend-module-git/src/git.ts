@@ -3,8 +3,9 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { Readable } from 'node:stream';
+import type { FileSize } from './descriptors';
 import { CommandShell, holdWhileBusy } from './shell';
-import { PackedObject, PackError, parsePack } from './pack';
+import { PackedObject, PackError, PackLimitError, parsePack } from './pack';
 import {
   fetchObjects,
   fetchShallowPack,
@@ -49,8 +50,23 @@ const CONNECTION_DROPPED =
 const DEFAULT_MAX_IN_MEMORY_PACK_BYTES = 4 * 1024 * 1024;
 const INFLATION_ALLOWED = 4;
 
-/** A blob's content, or only its size when that is over the limit the caller gave. */
-export type BlobContent = Buffer | { size: number };
+/**
+ * A blob's content, or only its size when that is over the limit the caller gave (a lower bound when the
+ * blob was too large to fetch into memory and the server's answer did not say how large).
+ */
+export type BlobContent = Buffer | FileSize;
+
+/** What a blob that the limits of in-memory packs kept out is known to weigh; undefined for other errors. */
+function oversizeBlob(error: unknown): FileSize | undefined {
+  if (error instanceof PackLimitError) return { size: error.declaredBytes };
+  if (error instanceof UploadPackError && error.tooLarge) {
+    const { maxBytes, firstObjectBytes } = error.tooLarge;
+    return firstObjectBytes === undefined
+      ? { size: maxBytes, atLeast: true }
+      : { size: firstObjectBytes };
+  }
+  return undefined;
+}
 
 /** An entry of a tree object. */
 interface TreeObjectEntry {
@@ -154,10 +170,17 @@ class PackSnapshot extends CommitReader {
 
   async read(blob: string, maxBytes: number): Promise<BlobContent> {
     if (!this.objects.has(blob) && this.fetchMissing) {
-      const pack = await this.fetchMissing(blob);
-      this.receivedBytes += pack.length;
-      for (const [id, object] of parsePack(pack, this.maxInflatedBytes)) {
-        this.objects.set(id, object);
+      try {
+        const pack = await this.fetchMissing(blob);
+        this.receivedBytes += pack.length;
+        for (const [id, object] of parsePack(pack, this.maxInflatedBytes)) {
+          this.objects.set(id, object);
+        }
+      } catch (error) {
+        // A blob too large to hold in memory is an answer about the file, not a failed fetch.
+        const oversize = oversizeBlob(error);
+        if (oversize && oversize.size > maxBytes) return oversize;
+        throw error;
       }
     }
     const object = this.objects.get(blob);
@@ -401,7 +424,7 @@ export class GitCli {
             () => fetchObjects(url, [id], options),
             droppedInProcess,
           ).catch(error => {
-            throw inProcessError('fetch', error);
+            throw oversizeBlob(error) ? error : inProcessError('fetch', error);
           });
         return {
           commit: fetched.head.commit,

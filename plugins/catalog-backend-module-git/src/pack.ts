@@ -10,6 +10,13 @@ export interface PackedObject {
 /** The pack is not one this reader can trust or read; the caller fetches another way. */
 export class PackError extends Error {}
 
+/** The pack's objects declare more than the caller allows to inflate: `declaredBytes` up to the one that passed it. */
+export class PackLimitError extends PackError {
+  constructor(maxInflatedBytes: number, readonly declaredBytes: number) {
+    super(`the pack inflates past ${maxInflatedBytes} bytes`);
+  }
+}
+
 const TYPES = [undefined, 'commit', 'tree', 'blob', 'tag'] as const;
 const OFS_DELTA = 6;
 const REF_DELTA = 7;
@@ -27,6 +34,28 @@ type Delta = {
  * objects may inflate to `maxInflatedBytes` in all, so that a small pack of very compressible data
  * cannot take the backend's memory.
  */
+/**
+ * An object's header at `position`: its type and the size of its inflated data (checked against what
+ * inflates), and where the header ends.
+ */
+function objectHeader(pack: Buffer, position: number) {
+  let end = position;
+  let byte = pack[end++];
+  const typeCode = (byte >> 4) & 7;
+  let size = byte & 15;
+  for (let shift = 4; byte & 0x80; shift += 7) {
+    byte = pack[end++];
+    size += (byte & 0x7f) * 2 ** shift;
+  }
+  return { typeCode, size, end };
+}
+
+/** The declared size of a pack's first object, from the pack's first bytes; undefined when they end before it does. */
+export function firstObjectSize(packStart: Buffer): number | undefined {
+  const header = objectHeader(packStart, 12);
+  return header.end <= packStart.length ? header.size : undefined;
+}
+
 export function parsePack(
   pack: Buffer,
   maxInflatedBytes: number,
@@ -48,7 +77,7 @@ export function parsePack(
   const spend = (bytes: number) => {
     inflated += bytes;
     if (inflated > maxInflatedBytes) {
-      throw new PackError(`the pack inflates past ${maxInflatedBytes} bytes`);
+      throw new PackLimitError(maxInflatedBytes, inflated);
     }
   };
   const count = pack.readUInt32BE(8);
@@ -62,17 +91,12 @@ export function parsePack(
   let position = 12;
   for (let i = 0; i < count; i++) {
     const offset = position;
-    let byte = pack[position++];
-    const typeCode = (byte >> 4) & 7;
-    // The size is the inflated data's; it is checked against what inflates.
-    let size = byte & 15;
-    for (let shift = 4; byte & 0x80; shift += 7) {
-      byte = pack[position++];
-      size += (byte & 0x7f) * 2 ** shift;
-    }
+    const header = objectHeader(pack, position);
+    const { typeCode, size } = header;
+    position = header.end;
     let base: { offset: number } | { id: string } | undefined;
     if (typeCode === OFS_DELTA) {
-      byte = pack[position++];
+      let byte = pack[position++];
       let distance = byte & 0x7f;
       while (byte & 0x80) {
         byte = pack[position++];

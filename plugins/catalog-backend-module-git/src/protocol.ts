@@ -1,4 +1,5 @@
 import { connect } from 'node:net';
+import { firstObjectSize } from './pack';
 
 /** A remote's answer about one ref: its commit, and the branch HEAD points at when HEAD was asked. */
 export interface RemoteHead {
@@ -19,6 +20,8 @@ export class UploadPackError extends Error {
       | 'not-smart-http'
       | 'unsupported'
       | 'too-large',
+    /** For `too-large`: the limit, and the declared size of the pack's first object when it arrived. */
+    readonly tooLarge?: { maxBytes: number; firstObjectBytes?: number },
   ) {
     super(message);
   }
@@ -181,7 +184,10 @@ async function openHttpSession(
       size += chunk.length;
       if (options.maxBytes !== undefined && size > options.maxBytes) {
         stop.abort();
-        throw tooLarge(options.maxBytes);
+        throw tooLarge(
+          options.maxBytes,
+          await firstObjectSizeIn(Buffer.concat(chunks)),
+        );
       }
     }
     return new PacketReader([Buffer.concat(chunks)][Symbol.iterator]());
@@ -221,11 +227,30 @@ async function openHttpSession(
   };
 }
 
-function tooLarge(maxBytes: number) {
+function tooLarge(maxBytes: number, firstObjectBytes?: number) {
   return new UploadPackError(
     `the pack is larger than ${maxBytes} bytes`,
     'too-large',
+    { maxBytes, firstObjectBytes },
   );
+}
+
+/** The declared size of the first object of the pack in an answer cut short, when it arrived that far. */
+async function firstObjectSizeIn(answer: Buffer): Promise<number | undefined> {
+  const reader = new PacketReader([answer][Symbol.iterator]());
+  try {
+    for (;;) {
+      const packet = await reader.read();
+      if (
+        Buffer.isBuffer(packet) &&
+        packet.toString('latin1', 0, 5) === '\x01PACK'
+      ) {
+        return firstObjectSize(packet.subarray(1));
+      }
+    }
+  } catch {
+    return undefined;
+  }
 }
 
 export interface RemoteOptions {
@@ -416,7 +441,7 @@ async function readPackfileSection(
       chunks.push(packet.subarray(1));
       size += packet.length - 1;
       if (size > maxBytes) {
-        throw tooLarge(maxBytes);
+        throw tooLarge(maxBytes, firstObjectSize(Buffer.concat(chunks)));
       }
     } else if (band === 3) {
       throw new UploadPackError(packet.toString('utf8', 1).trim());
