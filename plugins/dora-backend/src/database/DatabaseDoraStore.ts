@@ -11,7 +11,15 @@ import {
   IngestBatch,
   changeKey,
 } from './records';
-import { chunks, EntityRange, isPostgres, rawRows, relink } from './links';
+import {
+  chunks,
+  EntityRange,
+  inIds,
+  isPostgres,
+  rawRows,
+  relink,
+  statementParts,
+} from './links';
 import { randomUUID } from 'node:crypto';
 import { MetricQueries, RawSummary, ScopeFilter } from './metrics';
 import { DAY_MS, localDay } from './days';
@@ -294,17 +302,21 @@ export class DatabaseDoraStore implements DoraStore {
         ...deliveries.flatMap(namedChanges),
       ]);
       const storedDeployments = await selectStored(
+        tx,
         [...deployments.values()],
         part => selectByKeys(tx, 'dora_deployments', part),
       );
       const storedChanges = await selectStored(
+        tx,
         [...changes.keys()],
-        async part =>
-          new Map(
-            (
-              await tx('dora_changes').whereIn('change_key', part)
-            ).map(row => [row.change_key as string, fromStoredChange(row)]),
-          ),
+        async part => {
+          const where = inIds(tx, 'change_key', part, 'VARCHAR(512)');
+          return new Map(
+            (await tx('dora_changes').whereRaw(where.sql, where.bindings)).map(
+              row => [row.change_key as string, fromStoredChange(row)],
+            ),
+          );
+        },
       );
       const shippers = firstShippers(
         deliveries,
@@ -543,7 +555,7 @@ export class DatabaseDoraStore implements DoraStore {
       merged.set(keyOf(record), mergeIncident(merged.get(keyOf(record)), row));
     }
     const ids = new Map<string, number>();
-    for (const batch of chunks([...merged.values()], 200)) {
+    for (const batch of statementParts(tx, [...merged.values()], 200)) {
       const keyed = batch.map(row => ({
         source: row.source,
         externalId: row.external_id,
@@ -625,14 +637,27 @@ async function selectByKeys(
   records: Keyed[],
 ): Promise<Map<string, any>> {
   if (records.length === 0) return new Map();
+  // PostgreSQL takes the keys as two array parameters (see `inIds`).
+  const keys = isPostgres(tx)
+    ? {
+        sql: 'SELECT * FROM unnest(CAST(? AS VARCHAR(32)[]), CAST(? AS VARCHAR(512)[]))',
+        bindings: [
+          records.map(record => record.source),
+          records.map(record => record.externalId),
+        ],
+      }
+    : {
+        sql: `VALUES ${records
+          .map(() => '(CAST(? AS VARCHAR(32)), CAST(? AS VARCHAR(512)))')
+          .join(', ')}`,
+        bindings: records.flatMap(record => [record.source, record.externalId]),
+      };
   const rows = await rawRows(
     tx,
-    `WITH k(source, external_id) AS (VALUES ${records
-      .map(() => '(CAST(? AS VARCHAR(32)), CAST(? AS VARCHAR(512)))')
-      .join(', ')})
+    `WITH k(source, external_id) AS (${keys.sql})
      SELECT t.* FROM k
      JOIN ${table} t ON t.source = k.source AND t.external_id = k.external_id`,
-    records.flatMap(record => [record.source, record.externalId]),
+    keys.bindings,
   );
   return new Map(
     rows.map(row => [
@@ -806,11 +831,12 @@ function mergedChanges(
 
 /** The stored rows of `keys`, looked up a few hundred at a time. */
 async function selectStored<K, V>(
+  tx: Knex.Transaction,
   keys: K[],
   select: (part: K[]) => Promise<Map<string, V>>,
 ): Promise<Map<string, V>> {
   const stored = new Map<string, V>();
-  for (const part of chunks(keys, 200)) {
+  for (const part of statementParts(tx, keys, 200)) {
     for (const [key, row] of await select(part)) stored.set(key, row);
   }
   return stored;

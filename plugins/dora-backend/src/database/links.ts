@@ -30,7 +30,7 @@ export async function relink(
 ): Promise<void> {
   const failureCandidates = new Set<number>(touched.deploymentIds);
   // A batch from CI touches many entities at once: each statement covers a few hundred of them.
-  for (const part of chunks(ranges, 300)) {
+  for (const part of statementParts(tx, ranges, 300)) {
     const r = rangesOf(tx, part);
     await relinkRollbacks(tx, r);
     await relinkChanges(tx, r, revision);
@@ -156,7 +156,7 @@ async function updateIds(
   update: string,
   bindings: Knex.Value[] = [],
 ) {
-  for (const part of chunks(ids)) {
+  for (const part of statementParts(tx, ids)) {
     const where = inIds(tx, 'id', part);
     await tx.raw(`${update} WHERE ${where.sql}`, [
       ...bindings,
@@ -233,7 +233,7 @@ async function relinkExplicitChanges(
 ): Promise<number[]> {
   // The changes these deployments named before, too: a deployment whose status changed moves them.
   const named = new Set(changeIds);
-  for (const ids of chunks(deploymentIds)) {
+  for (const ids of statementParts(tx, deploymentIds)) {
     const where = inIds(tx, 'deployment_id', ids);
     for (const id of await tx('dora_deployment_changes')
       .whereRaw(where.sql, where.bindings)
@@ -242,7 +242,7 @@ async function relinkExplicitChanges(
     }
   }
   const shippers: number[] = [];
-  for (const ids of chunks([...named])) {
+  for (const ids of statementParts(tx, [...named])) {
     const moved = await movedExplicitChanges(tx, ids);
     await updateIds(
       tx,
@@ -320,7 +320,7 @@ async function relinkIncidents(
   );
   // The deployments those incidents were linked to before, and are now.
   const linked = movable.map(row => row.deployment_id);
-  for (const part of chunks(ids)) {
+  for (const part of statementParts(tx, ids)) {
     const where = inIds(tx, 'id', part);
     linked.push(
       ...(await tx('dora_incidents')
@@ -347,7 +347,7 @@ async function relinkNamedIncidents(
   incidentIds: number[],
 ): Promise<number[]> {
   const affected: number[] = [];
-  for (const ids of chunks(incidentIds)) {
+  for (const ids of statementParts(tx, incidentIds)) {
     const where = inIds(tx, 'id', ids);
     const named = () =>
       tx('dora_incidents')
@@ -377,7 +377,7 @@ async function resolveNamedFixes(
   deploymentIds: number[],
 ): Promise<number[]> {
   const fixed: number[] = [];
-  for (const ids of chunks(deploymentIds)) {
+  for (const ids of statementParts(tx, deploymentIds)) {
     const where = inIds(tx, 'id', ids);
     await tx.raw(
       `UPDATE dora_deployments SET fix_of = (
@@ -431,7 +431,7 @@ async function recomputeDeployments(
   tx: Knex.Transaction,
   deploymentIds: number[],
 ) {
-  for (const ids of chunks([...new Set(deploymentIds)], 300)) {
+  for (const ids of statementParts(tx, [...new Set(deploymentIds)], 300)) {
     const among = (column: string) => inIds(tx, column, ids);
     await tx.raw(
       `UPDATE dora_deployments SET
@@ -484,6 +484,21 @@ async function recomputeDeployments(
   }
 }
 
+/**
+ * `items` in the parts that one statement each takes. SQLite allows 999 bound parameters in older builds:
+ * a few hundred (`sqliteSize`). PostgreSQL takes lists as array parameters, so all at once: each statement
+ * costs a parse and a plan, and a write of 1,000 deployments had spent more time planning its parts of
+ * 300 than running them.
+ */
+export function statementParts<T>(
+  tx: Knex | Knex.Transaction,
+  items: T[],
+  sqliteSize = 500,
+): T[][] {
+  if (!isPostgres(tx)) return chunks(items, sqliteSize);
+  return items.length > 0 ? [items] : [];
+}
+
 /** SQLite allows 999 bound parameters in older builds: stay well under. */
 export function chunks<T>(items: T[], size = 500): T[][] {
   const result: T[][] = [];
@@ -499,19 +514,20 @@ export function isPostgres(tx: Knex | Knex.Transaction) {
 }
 
 /**
- * `column IN (ids)`, with its bindings. PostgreSQL takes the ids as one array parameter: a statement
- * with a parameter per id took longer to parse and bind than to run. SQLite takes a list.
+ * `column IN (ids)`, with its bindings. PostgreSQL takes the ids as one array parameter of `arrayType`: a
+ * statement with a parameter per id took longer to parse and bind than to run. SQLite takes a list.
  */
-function inIds(
+export function inIds(
   tx: Knex | Knex.Transaction,
   column: string,
-  ids: readonly number[],
+  ids: readonly number[] | readonly string[],
+  arrayType = 'BIGINT',
 ): { sql: string; bindings: Knex.Value[] } {
   return isPostgres(tx)
     ? {
-        sql: `${column} = ANY(CAST(? AS BIGINT[]))`,
+        sql: `${column} = ANY(CAST(? AS ${arrayType}[]))`,
         // The driver writes a JavaScript array as an array literal.
-        bindings: [[...ids]],
+        bindings: [[...ids] as number[] | string[]],
       }
     : {
         sql: `${column} IN (${ids.map(() => '?').join(', ')})`,
