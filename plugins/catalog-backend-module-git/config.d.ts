@@ -27,7 +27,7 @@ export interface Config {
            * @visibility secret
            */
           token?: string;
-          /** Seconds a single git command may take, at least 1. Default 120. */
+          /** Seconds that one exchange with a server (a git command, or an in-process ls-refs or fetch) may take in all, at least 1. Default 120. */
           timeoutSeconds?: number;
           /** How many repositories are read at once. Default 16. */
           concurrency?: number;

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync } from 'node:fs';
+import { AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GitDaemon, startSmartHttp } from './__testUtils__/gitServer';
@@ -178,6 +179,31 @@ describe('GitCli over smart HTTP with basic auth', () => {
       .catch(error => error);
     expect(refused).toBeInstanceOf(Error);
     expect(refused).not.toBeInstanceOf(RepositoryNotFoundError);
+  });
+
+  it('gives up on a git:// server that keeps sending too slowly to finish within the timeout', async () => {
+    // A pkt-line that announces 65,520 bytes, then a byte every 100 ms: the connection is never idle.
+    const server = createServer(socket => {
+      socket.on('error', () => {});
+      socket.write('fff0');
+      const drip = setInterval(() => socket.write('x'), 100);
+      socket.on('close', () => clearInterval(drip));
+    });
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const git = new GitCli({
+        timeoutMs: 1000,
+        cacheDir: mkdtempSync(join(tmpdir(), 'portico-git-cache-')),
+      });
+      const started = Date.now();
+      await expect(
+        git.headCommit(`git://127.0.0.1:${port}/slow.git`),
+      ).rejects.toThrow(/timed out after 1s/);
+      expect(Date.now() - started).toBeLessThan(5000);
+    } finally {
+      server.close();
+    }
   });
 
   it('fails without leaking the token when it is wrong', async () => {

@@ -59,8 +59,8 @@ export type BlobContent = Buffer | FileSize;
 /** What a blob that the limits of in-memory packs kept out is known to weigh; undefined for other errors. */
 function oversizeBlob(error: unknown): FileSize | undefined {
   if (error instanceof PackLimitError) return { size: error.declaredBytes };
-  if (error instanceof UploadPackError && error.tooLarge) {
-    const { maxBytes, firstObjectBytes } = error.tooLarge;
+  if (error instanceof UploadPackError && error.limit) {
+    const { maxBytes, firstObjectBytes } = error.limit;
     return firstObjectBytes === undefined
       ? { size: maxBytes, atLeast: true }
       : { size: firstObjectBytes };

@@ -21,7 +21,7 @@ export class UploadPackError extends Error {
       | 'unsupported'
       | 'too-large',
     /** For `too-large`: the limit, and the declared size of the pack's first object when it arrived. */
-    readonly tooLarge?: { maxBytes: number; firstObjectBytes?: number },
+    readonly limit?: { maxBytes: number; firstObjectBytes?: number },
   ) {
     super(message);
   }
@@ -123,9 +123,12 @@ async function openDaemonSession(
   const { hostname, port, pathname } = new URL(url);
   const socket = connect({ host: hostname, port: Number(port || 9418) });
   socket.setNoDelay(true);
-  socket.setTimeout(timeoutMs, () =>
-    socket.destroy(new Error(`timed out after ${timeoutMs / 1000}s`)),
+  // The whole session, as for HTTP: a server that sends a byte now and then never leaves it idle.
+  const deadline = setTimeout(
+    () => socket.destroy(new Error(`timed out after ${timeoutMs / 1000}s`)),
+    timeoutMs,
   );
+  socket.once('close', () => clearTimeout(deadline));
   socket.write(
     pktLine(
       `git-upload-pack ${decodeURIComponent(
