@@ -293,19 +293,30 @@ export class GitEntityProvider implements EntityProvider {
             )
           ).map(entry => [entry.path, entry]),
         );
+        const descriptors = [...tree.values()].filter(entry =>
+          this.isDescriptor(entry.path),
+        );
+        // Where the server left the blobs out, the changed ones come in one request rather than one each.
+        await snapshot.files.prefetch(
+          descriptors
+            .filter(
+              entry =>
+                entry.mode !== SYMLINK_MODE &&
+                entry.blob !== previous.get(entry.path)?.blob,
+            )
+            .map(entry => entry.blob),
+        );
         const read: StoredFile[] = [];
-        for (const entry of tree.values()) {
-          if (this.isDescriptor(entry.path)) {
-            read.push(
-              await this.readFile(
-                snapshot.files,
-                commit,
-                entry,
-                tree,
-                previous.get(entry.path),
-              ),
-            );
-          }
+        for (const entry of descriptors) {
+          read.push(
+            await this.readFile(
+              snapshot.files,
+              commit,
+              entry,
+              tree,
+              previous.get(entry.path),
+            ),
+          );
         }
         report.receivedBytes += snapshot.files.receivedBytes ?? 0;
         return read;

@@ -124,6 +124,44 @@ describe('GitCli over smart HTTP with basic auth', () => {
   );
 
   it.each(['smart HTTP', 'git://'])(
+    'brings the blobs about to be read in one request where the server filters, over %s',
+    async transport => {
+      const name = `filtered-several-${
+        transport === 'git://' ? 'git' : 'http'
+      }`;
+      const descriptor = (n: number) =>
+        `apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: c${n}\n`;
+      daemon.createRepository(name, {
+        '.backstage/a.yaml': descriptor(1),
+        '.backstage/b.yaml': descriptor(2),
+        '.backstage/c.yaml': descriptor(3),
+      });
+      execFileSync('git', ['config', 'uploadpack.allowFilter', 'true'], {
+        cwd: join(daemon.repositoriesDir, `${name}.git`),
+      });
+      const url = transport === 'git://' ? daemon.url(name) : http.url(name);
+      const fetches = () =>
+        http.requests.filter(r => r === `POST /${name}.git/git-upload-pack`)
+          .length;
+      const { commit: head, files } = await cli(token).fetchSnapshot(url);
+      const blobs = (await files.listTree(head, () => true)).map(e => e.blob);
+      const [treesOnly, before] = [files.receivedBytes!, fetches()];
+      await files.prefetch(blobs);
+      const received = files.receivedBytes!;
+      expect(received).toBeGreaterThan(treesOnly);
+      expect(fetches() - before).toBe(transport === 'git://' ? 0 : 1);
+      // Read from what came: nothing more is asked.
+      for (const [i, blob] of blobs.entries()) {
+        expect((await files.read(blob, 1024)).toString()).toBe(
+          descriptor(i + 1),
+        );
+      }
+      expect(files.receivedBytes).toBe(received);
+      expect(fetches() - before).toBe(transport === 'git://' ? 0 : 1);
+    },
+  );
+
+  it.each(['smart HTTP', 'git://'])(
     'tells the size of a blob too large to fetch into memory where the server filters, over %s',
     async transport => {
       const name = `filtered-large-${transport === 'git://' ? 'git' : 'http'}`;

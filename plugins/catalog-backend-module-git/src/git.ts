@@ -99,6 +99,9 @@ export abstract class CommitReader {
   /** The blob's content, or its size alone when that is over `maxBytes`. */
   abstract read(blob: string, maxBytes: number): Promise<BlobContent>;
 
+  /** Brings the blobs that are about to be read together, where reading each would cost a request. */
+  async prefetch(_blobs: string[]): Promise<void> {}
+
   /** The entries of a tree, named by its id or as `<commit>^{tree}`; undefined when it is not a tree. */
   protected abstract readTree(
     tree: string,
@@ -152,7 +155,7 @@ export abstract class CommitReader {
 
 /**
  * A commit fetched as one pack into memory, its objects parsed. When the pack left out blobs, those read
- * are fetched one by one.
+ * are fetched: those prefetched in one request, any other one by one.
  */
 class PackSnapshot extends CommitReader {
   private readonly objects: Map<string, PackedObject>;
@@ -161,21 +164,28 @@ class PackSnapshot extends CommitReader {
   constructor(
     pack: Buffer,
     private readonly maxInflatedBytes: number,
-    private readonly fetchMissing?: (id: string) => Promise<Buffer>,
+    private readonly fetchMissing?: (ids: string[]) => Promise<Buffer>,
   ) {
     super();
     this.objects = parsePack(pack, maxInflatedBytes);
     this.receivedBytes = pack.length;
   }
 
+  async prefetch(blobs: string[]): Promise<void> {
+    const missing = [...new Set(blobs)].filter(id => !this.objects.has(id));
+    if (missing.length < 2) return;
+    try {
+      await this.fetch(missing);
+    } catch (error) {
+      // Too large together: each is fetched when it is read, and one too large is told by its size then.
+      if (!oversizeBlob(error)) throw error;
+    }
+  }
+
   async read(blob: string, maxBytes: number): Promise<BlobContent> {
-    if (!this.objects.has(blob) && this.fetchMissing) {
+    if (!this.objects.has(blob)) {
       try {
-        const pack = await this.fetchMissing(blob);
-        this.receivedBytes += pack.length;
-        for (const [id, object] of parsePack(pack, this.maxInflatedBytes)) {
-          this.objects.set(id, object);
-        }
+        await this.fetch([blob]);
       } catch (error) {
         // A blob too large to hold in memory is an answer about the file, not a failed fetch.
         const oversize = oversizeBlob(error);
@@ -190,6 +200,16 @@ class PackSnapshot extends CommitReader {
     return object.data.length > maxBytes
       ? { size: object.data.length }
       : object.data;
+  }
+
+  /** Adds the objects of `ids`, when the pack left them out and the server can send them. */
+  private async fetch(ids: string[]) {
+    if (!this.fetchMissing) return;
+    const pack = await this.fetchMissing(ids);
+    this.receivedBytes += pack.length;
+    for (const [id, object] of parsePack(pack, this.maxInflatedBytes)) {
+      this.objects.set(id, object);
+    }
   }
 
   protected async readTree(tree: string, hashBytes: number) {
@@ -419,9 +439,9 @@ export class GitCli {
           droppedInProcess,
         );
         if (!fetched) throw new Error(`${url} has no ${describeRef(branch)}`);
-        const fetchBlob = (id: string) =>
+        const fetchBlobs = (ids: string[]) =>
           retryIfDropped(
-            () => fetchObjects(url, [id], options),
+            () => fetchObjects(url, ids, options),
             droppedInProcess,
           ).catch(error => {
             throw oversizeBlob(error) ? error : inProcessError('fetch', error);
@@ -431,7 +451,7 @@ export class GitCli {
           files: new PackSnapshot(
             fetched.pack,
             options.maxBytes * INFLATION_ALLOWED,
-            fetched.filtered ? fetchBlob : undefined,
+            fetched.filtered ? fetchBlobs : undefined,
           ),
         };
       } catch (error) {

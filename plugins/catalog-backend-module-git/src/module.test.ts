@@ -132,11 +132,15 @@ async function startCatalog(knex: Knex, provider: Record<string, unknown>) {
   return { server, sync, entity, present, absent, statusOf };
 }
 
-describe('Git ingestion from a real git daemon', () => {
+// GitHub and GitLab leave out the blobs a client asks to filter: then descriptors are fetched by id.
+describe.each([
+  ['a real git daemon', false],
+  ['a real git daemon that filters blobs', true],
+])('Git ingestion from %s', (_server, filter) => {
   let daemon: GitDaemon;
 
   beforeEach(async () => {
-    daemon = await GitDaemon.start();
+    daemon = await GitDaemon.start({ filter });
   });
 
   afterEach(async () => {

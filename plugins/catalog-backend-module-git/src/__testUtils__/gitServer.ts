@@ -71,8 +71,11 @@ export class GitDaemon {
   private process?: ChildProcess;
   private port = 0;
 
-  static async start(): Promise<GitDaemon> {
-    const daemon = new GitDaemon();
+  /** With `filter`, its repositories leave out the blobs a client asks to filter, as GitHub and GitLab do. */
+  private constructor(private readonly filter: boolean) {}
+
+  static async start(options: { filter?: boolean } = {}): Promise<GitDaemon> {
+    const daemon = new GitDaemon(options.filter ?? false);
     daemon.port = await freePort();
     await daemon.resume();
     return daemon;
@@ -147,7 +150,16 @@ export class GitDaemon {
         '--listen=127.0.0.1',
         repos,
       ],
-      { stdio: 'ignore' },
+      {
+        stdio: 'ignore',
+        // Git's environment form of `-c`, which the upload-pack processes it starts inherit.
+        env: this.filter
+          ? {
+              ...process.env,
+              GIT_CONFIG_PARAMETERS: "'uploadpack.allowfilter'='true'",
+            }
+          : process.env,
+      },
     );
     await waitForPort(this.port, true);
   }
@@ -169,8 +181,15 @@ export class GitDaemon {
 export async function startSmartHttp(
   daemon: GitDaemon,
   token: string,
-): Promise<{ url: (name: string) => string; stop: () => Promise<void> }> {
+): Promise<{
+  url: (name: string) => string;
+  /** Each request's method and path, in the order they came. */
+  requests: string[];
+  stop: () => Promise<void>;
+}> {
+  const requests: string[] = [];
   const server: Server = createHttpServer((req, res) => {
+    requests.push(`${req.method} ${req.url}`);
     const [, credentials = ''] = (req.headers.authorization ?? '').split(
       'Basic ',
     );
@@ -228,6 +247,7 @@ export async function startSmartHttp(
   const { port } = server.address() as { port: number };
   return {
     url: name => `http://127.0.0.1:${port}/${name}.git`,
+    requests,
     stop: () => new Promise(resolve => server.close(() => resolve())),
   };
 }
