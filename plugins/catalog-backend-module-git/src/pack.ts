@@ -28,13 +28,6 @@ type Delta = {
 };
 
 /**
- * Reads a whole pack as Git's pack format defines it (version 2 or 3, SHA-1): each object's header, its
- * zlib stream, and deltas against an earlier offset or an object id, resolved once their base is known.
- * Packs small enough to hold in memory only: a snapshot of a repository's head, not its history. The
- * objects may inflate to `maxInflatedBytes` in all, so that a small pack of very compressible data
- * cannot take the backend's memory.
- */
-/**
  * An object's header at `position`: its type and the size of its inflated data (checked against what
  * inflates), and where the header ends.
  */
@@ -56,6 +49,13 @@ export function firstObjectSize(packStart: Buffer): number | undefined {
   return header.end <= packStart.length ? header.size : undefined;
 }
 
+/**
+ * Reads a whole pack as Git's pack format defines it (version 2 or 3, SHA-1): each object's header, its
+ * zlib stream, and deltas against an earlier offset or an object id, resolved once their base is known.
+ * Packs small enough to hold in memory only: a snapshot of a repository's head, not its history. The
+ * objects may inflate to `maxInflatedBytes` in all, so that a small pack of very compressible data
+ * cannot take the backend's memory.
+ */
 export function parsePack(
   pack: Buffer,
   maxInflatedBytes: number,

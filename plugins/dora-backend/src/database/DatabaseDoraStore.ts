@@ -829,7 +829,7 @@ function mergedChanges(
   return merged;
 }
 
-/** The stored rows of `keys`, looked up a few hundred at a time. */
+/** The stored rows of `keys`, looked up in one statement (a few hundred at a time on SQLite). */
 async function selectStored<K, V>(
   tx: Knex.Transaction,
   keys: K[],

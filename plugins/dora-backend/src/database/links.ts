@@ -29,7 +29,7 @@ export async function relink(
   },
 ): Promise<void> {
   const failureCandidates = new Set<number>(touched.deploymentIds);
-  // A batch from CI touches many entities at once: each statement covers a few hundred of them.
+  // A batch from CI touches many entities at once: each statement covers all of them (a few hundred on SQLite).
   for (const part of statementParts(tx, ranges, 300)) {
     const r = rangesOf(tx, part);
     await relinkRollbacks(tx, r);
