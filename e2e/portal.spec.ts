@@ -59,12 +59,15 @@ test('an entity page shows its relations and the API it provides', async ({
 
 test('a component’s TechDocs are built and shown', async ({ page }) => {
   await page.goto('/docs/default/component/checkout-service');
-  // The first visit builds the site with mkdocs, then shows it.
-  await expect(
-    page.getByRole('heading', { name: 'What happens at checkout' }),
-  ).toBeVisible({
-    timeout: 90_000,
-  });
+  // The first visit builds the site with mkdocs, then shows it. If it never does, the failure quotes what
+  // the page said instead (a build error, a missing entity), as the screenshot is not always at hand.
+  await page
+    .getByRole('heading', { name: 'What happens at checkout' })
+    .waitFor({ timeout: 90_000 })
+    .catch(async (error: Error) => {
+      const shown = await page.locator('main').innerText();
+      throw new Error(`${error.message}\nThe docs page showed:\n${shown}`);
+    });
   await page.getByRole('link', { name: 'Runbook' }).first().click();
   await expect(
     page.getByRole('heading', { name: /Orders stuck/ }),

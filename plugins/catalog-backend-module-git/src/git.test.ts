@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
 import { AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -217,6 +217,24 @@ describe('GitCli over smart HTTP with basic auth', () => {
       .catch(error => error);
     expect(refused).toBeInstanceOf(Error);
     expect(refused).not.toBeInstanceOf(RepositoryNotFoundError);
+  });
+
+  it('fetches past a lock file that a killed git left in the mirror, but not past one in use', async () => {
+    const git = cli(token);
+    const { mirror } = await git.fetchHead(daemon.url('private'));
+    const lock = join(mirror, 'shallow.lock');
+    writeFileSync(lock, '');
+    // Younger than the timeout: another process's fetch may hold it.
+    await expect(git.fetchHead(daemon.url('private'))).rejects.toThrow(
+      `git fetch failed: fatal: Unable to create '${lock}': File exists.`,
+    );
+    const anHourAgo = new Date(Date.now() - 3_600_000);
+    utimesSync(lock, anHourAgo, anHourAgo);
+    expect(await git.fetchHead(daemon.url('private'))).toEqual({
+      mirror,
+      commit,
+    });
+    expect(existsSync(lock)).toBe(false);
   });
 
   it('gives up on a git:// server that keeps sending too slowly to finish within the timeout', async () => {

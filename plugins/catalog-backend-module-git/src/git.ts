@@ -1,8 +1,15 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
-import { Readable } from 'node:stream';
+import {
+  mkdir,
+  readFile,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
+import { join, relative, resolve as resolvePath } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
 import type { FileSize } from './descriptors';
 import { CommandShell, holdWhileBusy } from './shell';
 import { PackedObject, PackError, PackLimitError, parsePack } from './pack';
@@ -358,6 +365,8 @@ export class GitCli {
   private reader?: ObjectReader;
   /** Remotes whose pack was too large to hold, or that cannot send it over protocol v2. */
   private readonly fetchedByGit = new Set<string>();
+  /** The latest fetch into each remote's mirror, which the next one waits for. */
+  private readonly lastFetchOf = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly options: {
@@ -491,12 +500,26 @@ export class GitCli {
   /**
    * Fetches the branch head (depth 1) into the local mirror of `url`. Returns the mirror's directory and
    * the commit fetched, which is newer than the one ls-remote saw if the branch moved in between. The
-   * fetch is started by a long-lived shell, not by the backend itself.
+   * fetch is started by a long-lived shell, not by the backend itself. Fetches of one remote wait for each
+   * other, as git takes one at a time in a repository (TechDocs builds several entities of one at once).
    */
-  async fetchHead(
+  fetchHead(
     url: string,
     branch?: string,
   ): Promise<{ mirror: string; commit: string }> {
+    const previous = this.lastFetchOf.get(url) ?? Promise.resolve();
+    const fetched = previous
+      .catch(() => undefined)
+      .then(() => this.fetchHeadNow(url, branch));
+    this.lastFetchOf.set(url, fetched);
+    const forget = () => {
+      if (this.lastFetchOf.get(url) === fetched) this.lastFetchOf.delete(url);
+    };
+    fetched.then(forget, forget);
+    return fetched;
+  }
+
+  private async fetchHeadNow(url: string, branch?: string) {
     const mirror = await this.mirrorOf(url);
     const errorFile = join(mirror, 'fetch.err');
     const authorized = this.authorization(url) !== undefined;
@@ -516,19 +539,38 @@ export class GitCli {
       });
     let stderr = '';
     let timedOut = false;
+    let staleLockRemoved = false;
     await retryIfDropped(
       async () => {
         const code = await run();
         if (code === 0) return;
         stderr = await readFile(errorFile, 'utf8').catch(() => '');
         timedOut = code === 124;
+        staleLockRemoved = await this.removeStaleLock(stderr);
         throw gitError('git fetch', stderr, timedOut, this.options.timeoutMs);
       },
-      () => !timedOut && CONNECTION_DROPPED.test(stderr),
+      () => staleLockRemoved || (!timedOut && CONNECTION_DROPPED.test(stderr)),
     );
     // "<commit>\t\t<description>"
     const fetchHead = await readFile(join(mirror, 'FETCH_HEAD'), 'utf8');
     return { mirror, commit: fetchHead.slice(0, fetchHead.indexOf('\t')) };
+  }
+
+  /**
+   * Removes the lock file git names in `stderr` when it is older than any fetch of ours may run: a git
+   * that was killed (SIGKILL, a crash) leaves it, and every later fetch into the mirror would fail.
+   */
+  private async removeStaleLock(stderr: string): Promise<boolean> {
+    const lock = /Unable to create '(.+\.lock)': File exists/.exec(stderr)?.[1];
+    if (!lock?.startsWith(resolvePath(this.options.cacheDir))) return false;
+    const modified = await stat(lock).then(
+      ({ mtimeMs }) => mtimeMs,
+      () => undefined,
+    );
+    if (modified === undefined) return true; // released meanwhile
+    if (Date.now() - modified <= this.options.timeoutMs) return false;
+    await rm(lock, { force: true });
+    return true;
   }
 
   /**
@@ -572,18 +614,44 @@ export class GitCli {
     return directory;
   }
 
-  /** The files under `path` at `commit`, as a tar stream (paths relative to the repository root). */
+  /**
+   * The files under `path` at `commit`, as a tar stream (paths relative to the repository root). It fails
+   * with git's message when git does, rather than ending as an empty archive.
+   */
   archive(mirror: string, commit: string, path: string): Readable {
     const child = spawn(
       'git',
       ['archive', '--format=tar', commit, ...(path ? ['--', path] : [])],
       {
         cwd: mirror,
-        stdio: ['ignore', 'pipe', 'ignore'],
+        stdio: ['ignore', 'pipe', 'pipe'],
         timeout: this.options.timeoutMs,
       },
     );
-    return child.stdout;
+    // Node drops what a child wrote to a pipe that nobody reads when the child exits, and a small
+    // archive is written before the caller starts reading: the PassThrough keeps it until then.
+    const archive = new PassThrough();
+    child.stdout.pipe(archive, { end: false });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString()).slice(-4096);
+    });
+    child.on('error', error => archive.destroy(error));
+    child.on('close', (code, signal) => {
+      if (code === 0) {
+        archive.end();
+      } else {
+        archive.destroy(
+          gitError(
+            'git archive',
+            stderr,
+            signal !== null,
+            this.options.timeoutMs,
+          ),
+        );
+      }
+    });
+    return archive;
   }
 
   /** Runs git with `remote`'s environment; resolves to its output. */
@@ -717,9 +785,13 @@ function gitError(
   killed: boolean,
   timeoutMs: number,
 ): Error {
+  // git's own verdict ("fatal: …", "error: …", "ERROR: …" from ssh servers), not the advice after it.
+  const lines = stderr.trim().split('\n');
   const reason = killed
     ? `timed out after ${timeoutMs / 1000}s`
-    : stderr.trim().split('\n').pop() || 'it failed';
+    : lines.find(line => /^(fatal|error):/i.test(line)) ||
+      lines.pop() ||
+      'it failed';
   const message = `${command} failed: ${reason}`;
   return NOT_FOUND.test(stderr)
     ? new RepositoryNotFoundError(message)

@@ -74,8 +74,28 @@ describe('GitUrlReader', () => {
     await expect(
       urls.readUrl(`${daemon.url('docs-site')}/nope.yaml`),
     ).rejects.toThrow(/does not exist/);
+    const missingTree = await urls.readTree(`${daemon.url('docs-site')}/nope/`);
+    await expect(missingTree.files()).rejects.toThrow(
+      "git archive failed: fatal: pathspec 'nope' did not match any files",
+    );
     await expect(
       urls.readUrl('git://127.0.0.1:1/unknown.git/catalog-info.yaml'),
     ).rejects.toThrow(/not allowed/);
+  });
+
+  it('serves reads of one repository that arrive together, as TechDocs builds of its entities do', async () => {
+    const urls = reader();
+    const trees = await Promise.all(
+      Array.from({ length: 6 }, () =>
+        urls.readTree(`${daemon.url('docs-site')}/docs/`),
+      ),
+    );
+    // Read one by one, so that the later archives are read well after git wrote them.
+    for (const tree of trees) {
+      expect((await tree.files()).map(f => f.path).sort()).toEqual([
+        'docs/index.md',
+        'mkdocs.yml',
+      ]);
+    }
   });
 });
