@@ -11,12 +11,20 @@ const port = 7207;
 const baseUrl = `http://localhost:${port}`;
 const databasePrefix = `portico_image_${process.pid}_`;
 const adminUrl = 'postgresql://portico:portico@127.0.0.1:5432';
-const run = (command: string, args: string[], cwd: string) =>
-  execFileSync(command, args, {
-    cwd,
-    stdio: 'pipe',
-    maxBuffer: 64 * 1024 * 1024,
-  });
+const run = (command: string, args: string[], cwd: string) => {
+  try {
+    return execFileSync(command, args, {
+      cwd,
+      stdio: 'pipe',
+      maxBuffer: 64 * 1024 * 1024,
+    });
+  } catch (error) {
+    // yarn prints its errors to standard output, which the error's message leaves out.
+    const { stdout } = error as { stdout?: Buffer };
+    const tail = stdout?.toString().trim().split('\n').slice(-20).join('\n');
+    throw new Error(`${(error as Error).message}\n${tail ?? ''}`);
+  }
+};
 
 test.describe.configure({ mode: 'serial' });
 
