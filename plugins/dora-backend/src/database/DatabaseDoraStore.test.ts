@@ -219,6 +219,64 @@ describe('DatabaseDoraStore', () => {
   );
 
   it.each(databases.eachSupportedId())(
+    'relinks at start what a stopped backend had stored but not yet relinked (%p)',
+    async databaseId => {
+      const knex = await databases.init(databaseId);
+      const start = () =>
+        DatabaseDoraStore.create({
+          database: mockServices.database({ knex }),
+          timeZone: 'UTC',
+        });
+      const before = await start();
+      await before.ingest(history);
+      const expected = await figures(before);
+      // As a backend leaves it when it stops between a write's commit and its relinking: the rows and
+      // the queued work are stored, the derived links are not.
+      await knex('dora_changes').update({
+        deployment_id: null,
+        deployed_at: null,
+        deployed_day: null,
+      });
+      await knex('dora_incidents').update({ deployment_id: null });
+      await knex('dora_deployments').update({
+        failed: false,
+        recovered_at: null,
+        rollback_of: null,
+      });
+      const ids = async (table: string) =>
+        (await knex(table).select('id')).map(row => Number(row.id));
+      await knex('dora_relink_queue').insert({
+        work: JSON.stringify({
+          ranges: [
+            {
+              entityRef: checkout.entityRef,
+              from: november.from,
+              to: november.to,
+            },
+          ],
+          deploymentIds: await ids('dora_deployments'),
+          changeIds: await ids('dora_changes'),
+          incidentIds: await ids('dora_incidents'),
+        }),
+      });
+      const unlinked = summarize({
+        raw: await new MetricQueries(knex, 'UTC').summary({}, november),
+        scope: {},
+        window: november,
+        timeZone: 'UTC',
+        benchmark: DORA_BENCHMARKS[0],
+      });
+      expect(unlinked.leadTime.changes).toBe(0);
+      expect(expected.leadTime.changes).toBe(3);
+
+      const after = await start();
+      expect(await figures(after)).toEqual(expected);
+      const [{ n: queued }] = await knex('dora_relink_queue').count({ n: '*' });
+      expect(Number(queued)).toBe(0);
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
     'gives empty figures and no level when nothing was deployed (%p)',
     async databaseId => {
       const store = await createStore(databaseId);

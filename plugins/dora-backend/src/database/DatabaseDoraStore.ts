@@ -59,6 +59,13 @@ export interface DoraStore extends MetricReads {
   ): Promise<void>;
 }
 
+/** Entities share this many PostgreSQL advisory locks, so that a transaction holds a bounded number. */
+const ENTITY_LOCKS = 128;
+/** The first key of Portico's advisory locks on DORA entities ("dora" in ASCII). */
+const ENTITY_LOCK_SPACE = 0x646f7261;
+/** The lock of the relinking, beside the entities' buckets (0 to ENTITY_LOCKS - 1). */
+const RELINK_LOCK = ENTITY_LOCKS;
+
 /** Summaries kept per backend between two writes: enough for every team's page and window. */
 const CACHED_SUMMARIES = 200;
 /** PostgreSQL's error code for the transaction it rolled back to break a deadlock. */
@@ -87,12 +94,12 @@ const KEYED_ID = ['id', 'source', 'external_id'];
 class RangeCollector {
   private readonly ranges = new Map<string, EntityRange>();
 
-  add(entityRef: string, at: number) {
+  add(entityRef: string, from: number, to = from) {
     const range = this.ranges.get(entityRef);
-    if (!range) this.ranges.set(entityRef, { entityRef, from: at, to: at });
+    if (!range) this.ranges.set(entityRef, { entityRef, from, to });
     else {
-      range.from = Math.min(range.from, at);
-      range.to = Math.max(range.to, at);
+      range.from = Math.min(range.from, from);
+      range.to = Math.max(range.to, to);
     }
   }
 
@@ -106,6 +113,17 @@ interface QueuedBatch {
   resolve: (result: IngestResult) => void;
   reject: (error: unknown) => void;
 }
+
+/** What a write leaves to relink, queued in its own transaction (see the relink_queue migration). */
+interface RelinkWork {
+  ranges: EntityRange[];
+  deploymentIds: number[];
+  changeIds: number[];
+  incidentIds: number[];
+}
+
+/** Queued writes relinked in one transaction at most: about as many records as a group of batches. */
+const RELINKED_TOGETHER = 20;
 
 /** Records written in one transaction at most, unless a single batch holds more. */
 const GROUPED_RECORDS = 10_000;
@@ -150,6 +168,8 @@ export class DatabaseDoraStore implements DoraStore {
     }
     const store = new DatabaseDoraStore(knex, options.timeZone);
     await store.applyTimeZone();
+    // What a stopped backend left queued.
+    await store.relinkQueued();
     return store;
   }
 
@@ -158,6 +178,8 @@ export class DatabaseDoraStore implements DoraStore {
   private cachedVersion?: string;
   private readonly queuedBatches: QueuedBatch[] = [];
   private writingQueue = false;
+  private relinkPass?: Promise<void>;
+  private nextRelinkPass?: Promise<void>;
 
   private constructor(
     private readonly knex: Knex,
@@ -248,7 +270,8 @@ export class DatabaseDoraStore implements DoraStore {
   /**
    * Batches that arrive while one is being written wait for it, then are written together in one
    * transaction. Batches from CI name the same entities, so they would take turns on the same locks
-   * anyway, and relinking the entities they share once costs little more than relinking them for one.
+   * anyway. Each resolves once its relinking is done, so what a caller stored shows in the next summary;
+   * meanwhile the next batches are written.
    */
   ingest(batch: IngestBatch): Promise<IngestResult> {
     return new Promise((resolve, reject) => {
@@ -263,14 +286,14 @@ export class DatabaseDoraStore implements DoraStore {
       const group = takeGroup(this.queuedBatches);
       try {
         const results = await this.writeBatches(group.map(q => q.batch));
-        group.forEach((queued, i) => queued.resolve(results[i]));
+        group.forEach((queued, i) => this.resolveRelinked(queued, results[i]));
       } catch (error) {
         if (group.length === 1) group[0].reject(error);
         // A batch the database refuses must not fail the others: each is written alone.
         else {
           for (const queued of group) {
             await this.writeBatches([queued.batch]).then(
-              ([result]) => queued.resolve(result),
+              ([result]) => this.resolveRelinked(queued, result),
               queued.reject,
             );
           }
@@ -356,7 +379,8 @@ export class DatabaseDoraStore implements DoraStore {
         batch.incidents,
         ranges,
       );
-      await relink(tx, ranges.list(), revision, {
+      await queueRelink(tx, {
+        ranges: ranges.list(),
         deploymentIds: [...deploymentIds.values()],
         changeIds: [...changeIds.values()],
         incidentIds: [...incidentIds.values()],
@@ -424,13 +448,97 @@ export class DatabaseDoraStore implements DoraStore {
       const affected = [id, deployment.fix_of, mark.fixOf]
         .filter(value => value !== null && value !== undefined)
         .map(Number);
-      await relink(tx, [], await nextRevision(tx), {
+      await queueRelink(tx, {
+        ranges: [],
         deploymentIds: affected,
         changeIds: [],
         incidentIds: [],
       });
       await this.replaceDataVersion(tx);
     });
+    await this.relinkQueued();
+  }
+
+  private resolveRelinked(queued: QueuedBatch, result: IngestResult) {
+    this.relinkQueued().then(() => queued.resolve(result), queued.reject);
+  }
+
+  /**
+   * Relinks what is queued. Resolves when a pass that began after the call has finished, so a caller's
+   * own queued work, committed before it called, is relinked by then; callers during a pass share the next.
+   */
+  relinkQueued(): Promise<void> {
+    if (!this.relinkPass) {
+      const pass = this.relinkAll().finally(() => {
+        if (this.relinkPass === pass) this.relinkPass = undefined;
+      });
+      this.relinkPass = pass;
+      return pass;
+    }
+    this.nextRelinkPass ??= this.relinkPass
+      .catch(() => undefined)
+      .then(() => {
+        this.nextRelinkPass = undefined;
+        return this.relinkQueued();
+      });
+    return this.nextRelinkPass;
+  }
+
+  /** Relinks everything queued when it starts, a few writes per transaction. */
+  private async relinkAll() {
+    const [{ last }] = await this.knex('dora_relink_queue').max({
+      last: 'id',
+    });
+    if (last === null || last === undefined) return;
+    while (
+      await this.writeTransaction(tx => this.relinkSome(tx, Number(last)))
+    ) {
+      // Each transaction takes the next queued writes up to `last`.
+    }
+  }
+
+  /** Relinks the first queued writes up to `last` together; false when none were left. */
+  private async relinkSome(tx: Knex.Transaction, last: number) {
+    if (isPostgres(tx)) {
+      // One relinking at a time, across replicas: each sees what the one before it wrote.
+      await tx.raw('SELECT pg_advisory_xact_lock(?, ?)', [
+        ENTITY_LOCK_SPACE,
+        RELINK_LOCK,
+      ]);
+    }
+    const rows: { id: number | string; work: string }[] = await tx(
+      'dora_relink_queue',
+    )
+      .where('id', '<=', last)
+      .orderBy('id')
+      .limit(RELINKED_TOGETHER);
+    if (rows.length === 0) return false;
+    const ranges = new RangeCollector();
+    const deploymentIds = new Set<number>();
+    const changeIds = new Set<number>();
+    const incidentIds = new Set<number>();
+    for (const row of rows) {
+      const work: RelinkWork = JSON.parse(row.work);
+      for (const range of work.ranges) {
+        ranges.add(range.entityRef, range.from, range.to);
+      }
+      work.deploymentIds.forEach(id => deploymentIds.add(id));
+      work.changeIds.forEach(id => changeIds.add(id));
+      work.incidentIds.forEach(id => incidentIds.add(id));
+    }
+    await relink(tx, ranges.list(), await nextRevision(tx), {
+      deploymentIds: [...deploymentIds],
+      changeIds: [...changeIds],
+      incidentIds: [...incidentIds],
+    });
+    await tx('dora_relink_queue')
+      .whereIn(
+        'id',
+        rows.map(row => row.id),
+      )
+      .delete();
+    await this.replaceDataVersion(tx);
+    return true;
   }
 
   /**
@@ -744,16 +852,16 @@ function attributionColumns(record: {
   };
 }
 
-/** Entities share this many PostgreSQL advisory locks, so that a transaction holds a bounded number. */
-const ENTITY_LOCKS = 128;
-/** The first key of Portico's advisory locks on DORA entities ("dora" in ASCII). */
-const ENTITY_LOCK_SPACE = 0x646f7261;
+/** Leaves `work` for the relinking, in the write's own transaction. */
+async function queueRelink(tx: Knex.Transaction, work: RelinkWork) {
+  await tx('dora_relink_queue').insert({ work: JSON.stringify(work) });
+}
 
 /**
- * Concurrent writes for the same entities take turns on PostgreSQL. Each statement of a write sees what
- * committed before it, but a relinking that runs beside another's sees neither the other's deployments
- * nor its links, and the later commit would leave links that depend on the order of delivery. Locks are
- * taken in one order, by bucket of entity, at the start of the transaction.
+ * Concurrent writes for the same entities (from two replicas) take turns on PostgreSQL, so that their
+ * upserts of the same rows do not deadlock. Locks are taken in one order, by bucket of entity, at the
+ * start of the transaction. The relinking, which each write queues, runs one at a time (RELINK_LOCK):
+ * two beside each other would each see neither the other's deployments nor its links.
  */
 async function takeTurnsOn(
   tx: Knex.Transaction,
