@@ -2,6 +2,7 @@ import { mockServices, TestDatabaseId } from '@backstage/backend-test-utils';
 import { DORA_BENCHMARKS } from '@internal/plugin-dora-common';
 import { createPorticoTestDatabases } from '@internal/portico-backend-test-utils';
 import { summarize } from '../service/summarize';
+import { Knex } from 'knex';
 import { DatabaseDoraStore } from './DatabaseDoraStore';
 import { MetricQueries } from './metrics';
 import {
@@ -121,16 +122,20 @@ const november = {
   to: at('2026-11-29T00:00:00Z'),
 };
 
-async function createStore(databaseId: TestDatabaseId, timeZone = 'UTC') {
-  const knex = await databases.init(databaseId);
+/** A store on `knex`, as a backend (or each replica of one) starts it. */
+function storeOn(knex: Knex, timeZone = 'UTC') {
   return DatabaseDoraStore.create({
     database: mockServices.database({ knex }),
     timeZone,
   });
 }
 
+async function createStore(databaseId: TestDatabaseId, timeZone = 'UTC') {
+  return storeOn(await databases.init(databaseId), timeZone);
+}
+
 async function figures(
-  store: DatabaseDoraStore,
+  store: Pick<MetricQueries, 'summary'>,
   window = november,
   filter = {},
 ) {
@@ -222,11 +227,7 @@ describe('DatabaseDoraStore', () => {
     'relinks at start what a stopped backend had stored but not yet relinked (%p)',
     async databaseId => {
       const knex = await databases.init(databaseId);
-      const start = () =>
-        DatabaseDoraStore.create({
-          database: mockServices.database({ knex }),
-          timeZone: 'UTC',
-        });
+      const start = () => storeOn(knex);
       const before = await start();
       await before.ingest(history);
       const expected = await figures(before);
@@ -259,13 +260,7 @@ describe('DatabaseDoraStore', () => {
           incidentIds: await ids('dora_incidents'),
         }),
       });
-      const unlinked = summarize({
-        raw: await new MetricQueries(knex, 'UTC').summary({}, november),
-        scope: {},
-        window: november,
-        timeZone: 'UTC',
-        benchmark: DORA_BENCHMARKS[0],
-      });
+      const unlinked = await figures(new MetricQueries(knex, 'UTC'));
       expect(unlinked.leadTime.changes).toBe(0);
       expect(expected.leadTime.changes).toBe(3);
 
@@ -382,10 +377,7 @@ describe('DatabaseDoraStore', () => {
     'reads the kept lead times of a day again once a write moved a change into or out of it (%p)',
     async databaseId => {
       const knex = await databases.init(databaseId);
-      const store = await DatabaseDoraStore.create({
-        database: mockServices.database({ knex }),
-        timeZone: 'UTC',
-      });
+      const store = await storeOn(knex);
       // Each window ends a millisecond later than the last, so that no kept summary answers: only the
       // kept days do. Both edges cut a day, which is read afresh.
       let to = at('2026-11-28T06:00:00Z');
@@ -467,11 +459,7 @@ describe('DatabaseDoraStore', () => {
       }));
       // Two replicas on one database, each writing the batches it got together: they take turns.
       const knex = await databases.init(databaseId);
-      const replica = () =>
-        DatabaseDoraStore.create({
-          database: mockServices.database({ knex }),
-          timeZone: 'UTC',
-        });
+      const replica = () => storeOn(knex);
       // One after the other: both would run the migrations.
       const replicas = [await replica(), await replica()];
       const apart = await createStore(databaseId);
@@ -543,11 +531,7 @@ describe('DatabaseDoraStore', () => {
     "answers from a replica's summary only until another replica writes (%p)",
     async databaseId => {
       const knex = await databases.init(databaseId);
-      const replica = () =>
-        DatabaseDoraStore.create({
-          database: mockServices.database({ knex }),
-          timeZone: 'UTC',
-        });
+      const replica = () => storeOn(knex);
       const reader = await replica();
       const writer = await replica();
       await writer.ingest({
