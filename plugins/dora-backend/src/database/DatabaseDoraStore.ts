@@ -196,9 +196,9 @@ export class DatabaseDoraStore implements DoraStore {
   }
 
   /**
-   * A write in a transaction of its own, run again when PostgreSQL rolled it back to break a deadlock:
-   * batches for the same entities, arriving at once, relink the same rows in different orders. Every
-   * write is idempotent, so running it again stores what it would have.
+   * A write or relinking in a transaction of its own, run again when PostgreSQL rolled it back to break
+   * a deadlock: a relinking updates rows that the writes beside it upsert, in another order. Every write
+   * is idempotent, so running it again stores what it would have.
    */
   private async writeTransaction<T>(
     write: (tx: Knex.Transaction) => Promise<T>,
