@@ -187,6 +187,10 @@ describe.each([
         )}/catalog-info.yaml`,
         'portico.dev/git-commit': firstCommit,
       });
+      // git:// has no page to view: no "View source" link that leads nowhere.
+      expect(cart.metadata.annotations).not.toHaveProperty([
+        'backstage.io/view-url',
+      ]);
 
       // tools now defines `shared` too: shop, which defined it first, keeps it, and the status says so.
       await present('shared');

@@ -13,6 +13,7 @@ import { GitCli } from './git';
 import { readProviderConfigs } from './config';
 import { createStatusRouter } from './router';
 import { HostType, remoteHost } from './locations';
+import { ViewUrlProcessor } from './ViewUrlProcessor';
 
 const WEB_HOST_TYPES: string[] = ['github', 'gitlab', 'gitea'] as HostType[];
 
@@ -49,6 +50,7 @@ export const catalogModuleGit = createBackendModule({
             ? (type as HostType)
             : undefined;
         };
+        catalog.addProcessor(new ViewUrlProcessor());
         const cacheRoot =
           config.getOptionalString('backend.workingDirectory') ?? tmpdir();
         for (const provider of providers) {
