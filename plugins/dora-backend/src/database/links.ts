@@ -10,6 +10,12 @@ import { Knex } from 'knex';
 
 const SUCCESSFUL_PRODUCTION = 'd.production AND d.succeeded';
 
+/**
+ * When an entity next deployed, or the largest time there is when it did not: an upper bound that
+ * PostgreSQL can take into an index scan, which `n.next_at IS NULL OR ...` is not.
+ */
+const NEXT_OR_LAST = 'COALESCE(n.next_at, 9223372036854775807)';
+
 /** What a batch touched in one entity: the earliest and latest time of anything in it. */
 export interface EntityRange {
   entityRef: string;
@@ -87,12 +93,15 @@ function rangesOf(tx: Knex.Transaction, ranges: EntityRange[]): Ranges {
   };
 }
 
+/** Rollbacks from a range's start on (see the rollback_index migration). */
+const ROLLBACKS_SINCE_RANGE =
+  'x.entity_ref = r.entity_ref AND x.rollback AND x.finished_at >= r.from_at';
+
 /** A rollback rolled back the latest successful production deployment of its entity before it. */
 async function relinkRollbacks(tx: Knex.Transaction, r: Ranges) {
   const rollbacks = await idsPerEntity(tx, r, {
     table: 'dora_deployments',
-    where:
-      'x.entity_ref = r.entity_ref AND x.rollback AND x.finished_at >= r.from_at',
+    where: ROLLBACKS_SINCE_RANGE,
   });
   await updateIds(
     tx,
@@ -174,8 +183,10 @@ const FIRST_SHIPPING_DEPLOYMENT = `
 /**
  * A change no deployment named is shipped by the first successful production deployment of its entity
  * that finished after it was merged. Only changes the batch can have moved are recomputed: those not yet
- * shipped, shipped since the range began, or merged in it, each found on an index of its own (as one
- * condition with ORs, every change of the entity would be read).
+ * shipped, shipped from the range's start until the entity next deployed, or merged in the range, each
+ * found on an index of its own (as one condition with ORs, every change of the entity would be read). A
+ * change merged by the range's end is shipped by that next deployment at the latest; one that a write
+ * beside this relinking moved past it is the relinking of that write's own range to find.
  */
 async function relinkChanges(
   tx: Knex.Transaction,
@@ -190,7 +201,9 @@ async function relinkChanges(
     tx,
     r,
     candidates('x.deployed_at IS NULL'),
-    candidates('x.deployed_at >= r.from_at'),
+    candidates(
+      `x.deployed_at >= r.from_at AND x.deployed_at <= ${NEXT_OR_LAST}`,
+    ),
     candidates('x.link_at >= r.from_at'),
   );
   await updateIds(
@@ -407,15 +420,22 @@ async function deploymentsAround(
   tx: Knex.Transaction,
   r: Ranges,
 ): Promise<number[]> {
-  const found = await rowsPerEntity(tx, r, {
-    table: 'dora_deployments',
-    where: `x.entity_ref = r.entity_ref AND x.finished_at >= COALESCE(
-        (SELECT MAX(p.finished_at) FROM dora_deployments p
-         WHERE p.entity_ref = r.entity_ref AND p.finished_at < r.from_at),
-        r.from_at)
-      AND (n.next_at IS NULL OR x.finished_at <= n.next_at OR x.rollback)`,
-    columns: 'x.id, x.rollback_of, x.fix_of',
-  });
+  const columns = 'x.id, x.rollback_of, x.fix_of';
+  const found = await rowsPerEntity(
+    tx,
+    r,
+    {
+      table: 'dora_deployments',
+      where: `x.entity_ref = r.entity_ref AND x.finished_at >= COALESCE(
+          (SELECT MAX(p.finished_at) FROM dora_deployments p
+           WHERE p.entity_ref = r.entity_ref AND p.finished_at < r.from_at),
+          r.from_at)
+        AND x.finished_at <= ${NEXT_OR_LAST}`,
+      columns,
+    },
+    // Apart, on the rollbacks' own index: in one condition, every deployment since would be read.
+    { table: 'dora_deployments', where: ROLLBACKS_SINCE_RANGE, columns },
+  );
   return found.flatMap(row =>
     [row.id, row.rollback_of, row.fix_of].filter(id => id !== null).map(Number),
   );
@@ -474,12 +494,13 @@ async function recomputeDeployments(
            WHERE ${among('d.id').sql}
          ) y
        ) x
-       -- Only rows that change: every write leaves a row version for the vacuum.
-       WHERE dora_deployments.id = x.id
+       -- The ids again, for the updated table itself: else PostgreSQL reads all of it to join.
+       WHERE dora_deployments.id = x.id AND ${among('dora_deployments.id').sql}
+         -- Only rows that change: every write leaves a row version for the vacuum.
          AND (dora_deployments.failed <> x.failed
            OR dora_deployments.shipped_changes <> x.shipped_changes
            OR COALESCE(dora_deployments.recovered_at, -1) <> COALESCE(x.recovered_at, -1))`,
-      Array.from({ length: 5 }, () => among('id').bindings).flat(),
+      Array.from({ length: 6 }, () => among('id').bindings).flat(),
     );
   }
 }
