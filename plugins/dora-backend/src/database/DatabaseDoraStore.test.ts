@@ -311,6 +311,28 @@ describe('DatabaseDoraStore', () => {
     },
   );
 
+  it.each(databases.eachSupportedId())(
+    'links a fix delivered before the deployment it fixes (%p)',
+    async databaseId => {
+      const bad = deployment('bad', '2026-11-02T10:00:00Z');
+      const fix = deployment('fix', '2026-11-02T13:00:00Z', {
+        fixOf: 'bad',
+        unplannedFix: true,
+      });
+      const inOrder = await createStore(databaseId);
+      await inOrder.ingest({ deployments: [bad] });
+      await inOrder.ingest({ deployments: [fix] });
+      const expected = await figures(inOrder);
+      expect(expected.changeFailureRate).toMatchObject({ failed: 1 });
+      expect(expected.recoveryTime.medianSeconds).toBe(3 * HOUR);
+
+      const fixFirst = await createStore(databaseId);
+      await fixFirst.ingest({ deployments: [fix] });
+      await fixFirst.ingest({ deployments: [bad] });
+      expect(await figures(fixFirst)).toEqual(expected);
+    },
+  );
+
   const sha = 'a'.repeat(40);
   const commits = [{ sha, committedAt: at('2026-11-05T12:00:00Z') }];
   const retry = deployment('retry', '2026-11-06T12:00:00Z', { commits });

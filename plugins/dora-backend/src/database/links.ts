@@ -12,9 +12,9 @@ const SUCCESSFUL_PRODUCTION = 'd.production AND d.succeeded';
 
 /**
  * When an entity next deployed, or the largest time there is when it did not: an upper bound that
- * PostgreSQL can take into an index scan, which `n.next_at IS NULL OR ...` is not.
+ * PostgreSQL can take into an index scan, which `r.next_at IS NULL OR ...` is not.
  */
-const NEXT_OR_LAST = 'COALESCE(n.next_at, 9223372036854775807)';
+const NEXT_OR_LAST = 'COALESCE(r.next_at, 9223372036854775807)';
 
 /** What a batch touched in one entity: the earliest and latest time of anything in it. */
 export interface EntityRange {
@@ -36,8 +36,8 @@ export async function relink(
 ): Promise<void> {
   const failureCandidates = new Set<number>(touched.deploymentIds);
   // A batch from CI touches many entities at once: each statement covers all of them (a few hundred on SQLite).
-  for (const part of statementParts(tx, ranges, 300)) {
-    const r = rangesOf(tx, part);
+  for (const part of statementParts(tx, ranges, 200)) {
+    const r = await rangesOf(tx, part);
     await relinkRollbacks(tx, r);
     await relinkChanges(tx, r, revision);
     for (const id of await relinkIncidents(tx, r)) failureCandidates.add(id);
@@ -61,39 +61,75 @@ export async function relink(
 }
 
 /**
- * The ranges as a common table `r(entity_ref, from_at, to_at)`, in SQL for `WITH`, with its bindings,
- * and `n(entity_ref, next_at)`: when each entity's first successful production deployment after the range
- * finished (null when there is none). Nothing from then on can be moved by what happened in the range.
- * PostgreSQL takes the ranges as three array parameters (see `inIds`).
+ * The ranges as a common table `r(entity_ref, from_at, to_at, next_at)`, in SQL for `WITH`, with its
+ * bindings. `next_at` is when the entity's first successful production deployment after the range
+ * finished (null when there is none): nothing from then on can be moved by what happened in the range.
+ * PostgreSQL takes the ranges as four array parameters (see `inIds`).
  */
 interface Ranges {
   cte: string;
   bindings: Knex.Value[];
 }
 
-function rangesOf(tx: Knex.Transaction, ranges: EntityRange[]): Ranges {
-  const postgres = isPostgres(tx);
+/**
+ * The ranges with when each entity next deployed, found once for the relinking's statements: the
+ * relinking changes no deployment's time or outcome.
+ */
+async function rangesOf(
+  tx: Knex.Transaction,
+  ranges: EntityRange[],
+): Promise<Ranges> {
+  const bare = rangesTable(tx, ranges);
+  const nextAt = new Map(
+    (
+      await rawRows(
+        tx,
+        `WITH ${bare.cte} SELECT r.entity_ref, (SELECT MIN(d.finished_at) FROM dora_deployments d
+           WHERE d.entity_ref = r.entity_ref AND ${SUCCESSFUL_PRODUCTION} AND d.finished_at > r.to_at
+         ) AS next_at FROM r`,
+        bare.bindings,
+      )
+    ).map(row => [
+      row.entity_ref as string,
+      row.next_at === null ? null : Number(row.next_at),
+    ]),
+  );
+  return rangesTable(tx, ranges, nextAt);
+}
+
+/** `r(entity_ref, from_at, to_at, next_at)`, next_at from `nextAt` by entity (null when not in it). */
+function rangesTable(
+  tx: Knex.Transaction,
+  ranges: EntityRange[],
+  nextAt = new Map<string, number | null>(),
+): Ranges {
+  const nextOf = (range: EntityRange) => nextAt.get(range.entityRef) ?? null;
+  if (isPostgres(tx)) {
+    return {
+      cte: `r(entity_ref, from_at, to_at, next_at) AS (SELECT * FROM unnest(CAST(? AS VARCHAR(255)[]),
+        CAST(? AS BIGINT[]), CAST(? AS BIGINT[]), CAST(? AS BIGINT[])))`,
+      bindings: [
+        ranges.map(range => range.entityRef),
+        ranges.map(range => range.from),
+        ranges.map(range => range.to),
+        ranges.map(nextOf) as number[],
+      ],
+    };
+  }
   return {
-    cte: `r(entity_ref, from_at, to_at) AS (${
-      postgres
-        ? 'SELECT * FROM unnest(CAST(? AS VARCHAR(255)[]), CAST(? AS BIGINT[]), CAST(? AS BIGINT[]))'
-        : `VALUES ${ranges.map(() => '(?, ?, ?)').join(', ')}`
-    }),
-      n(entity_ref, next_at) AS (
-        SELECT r.entity_ref, (SELECT MIN(d.finished_at) FROM dora_deployments d
-          WHERE d.entity_ref = r.entity_ref AND ${SUCCESSFUL_PRODUCTION} AND d.finished_at > r.to_at)
-        FROM r)`,
-    bindings: postgres
-      ? [
-          ranges.map(range => range.entityRef),
-          ranges.map(range => range.from),
-          ranges.map(range => range.to),
-        ]
-      : ranges.flatMap(range => [range.entityRef, range.from, range.to]),
+    cte: `r(entity_ref, from_at, to_at, next_at) AS (VALUES ${ranges
+      .map(() => '(?, ?, ?, ?)')
+      .join(', ')})`,
+    bindings: ranges.flatMap(range => [
+      range.entityRef,
+      range.from,
+      range.to,
+      nextOf(range),
+    ]),
   };
 }
 
-/** Rollbacks from a range's start on (see the rollback_index migration). */
+/** Rollbacks from a range's start on (see the relink_indexes migration). */
 const ROLLBACKS_SINCE_RANGE =
   'x.entity_ref = r.entity_ref AND x.rollback AND x.finished_at >= r.from_at';
 
@@ -115,7 +151,7 @@ async function relinkRollbacks(tx: Knex.Transaction, r: Ranges) {
 }
 
 /**
- * Rows of `table` (aliased `x`) that `where` picks for one range `r` (and `n`, when the entity next
+ * Rows of `table` (aliased `x`) that `where` picks for one range `r` (with `r.next_at`, when the entity next
  * deployed), as `columns` (default `x.id`).
  */
 interface PerEntity {
@@ -140,9 +176,8 @@ async function rowsPerEntity(
     `WITH ${r.cte} ${queries
       .map(({ table, where, columns = 'x.id' }) =>
         postgres
-          ? `SELECT y.* FROM r JOIN n ON n.entity_ref = r.entity_ref
-             CROSS JOIN LATERAL (SELECT ${columns} FROM ${table} x WHERE ${where} OFFSET 0) y`
-          : `SELECT ${columns} FROM r JOIN n ON n.entity_ref = r.entity_ref JOIN ${table} x ON ${where}`,
+          ? `SELECT y.* FROM r CROSS JOIN LATERAL (SELECT ${columns} FROM ${table} x WHERE ${where} OFFSET 0) y`
+          : `SELECT ${columns} FROM r JOIN ${table} x ON ${where}`,
       )
       .join(' UNION ')}`,
     r.bindings,
@@ -318,7 +353,7 @@ async function relinkIncidents(
   const movable = await rowsPerEntity(tx, r, {
     table: 'dora_incidents',
     where: `x.entity_ref = r.entity_ref AND x.deployment_source IS NULL
-      AND x.detected_at >= r.from_at AND (n.next_at IS NULL OR x.detected_at < n.next_at)`,
+      AND x.detected_at >= r.from_at AND (r.next_at IS NULL OR x.detected_at < r.next_at)`,
     columns: 'x.id, x.deployment_id',
   });
   const ids = movable.map(row => Number(row.id));
@@ -384,7 +419,10 @@ async function relinkNamedIncidents(
   return affected;
 }
 
-/** Deployments that name the deployment they fixed by its id in their source; returns the fixed ones. */
+/**
+ * Deployments that name the deployment they fixed by its id in their source, among `deploymentIds` and
+ * naming one of them (a fix can arrive first); returns the fixed ones.
+ */
 async function resolveNamedFixes(
   tx: Knex.Transaction,
   deploymentIds: number[],
@@ -398,6 +436,14 @@ async function resolveNamedFixes(
          WHERE d.source = dora_deployments.source AND d.external_id = dora_deployments.fix_of_external_id)
        WHERE fix_of_external_id IS NOT NULL AND ${where.sql}`,
       where.bindings,
+    );
+    const fixedHere = inIds(tx, 't.id', ids);
+    await tx.raw(
+      `UPDATE dora_deployments SET fix_of = t.id FROM dora_deployments t
+       WHERE ${fixedHere.sql} AND dora_deployments.source = t.source
+         AND dora_deployments.fix_of_external_id = t.external_id
+         AND (dora_deployments.fix_of IS NULL OR dora_deployments.fix_of <> t.id)`,
+      fixedHere.bindings,
     );
     const rows = await tx('dora_deployments')
       .whereRaw(where.sql, where.bindings)
