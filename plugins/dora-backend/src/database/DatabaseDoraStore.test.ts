@@ -312,6 +312,48 @@ describe('DatabaseDoraStore', () => {
   );
 
   it.each(databases.eachSupportedId())(
+    'moves an incident and a rollback to deployments delivered late, and clears the ones before (%p)',
+    async databaseId => {
+      const outage = incident(
+        'outage',
+        '2026-11-04T12:00:00Z',
+        '2026-11-04T14:00:00Z',
+      );
+      const undo = deployment('undo', '2026-11-09T10:00:00Z', {
+        rollback: true,
+      });
+      const store = await createStore(databaseId);
+      // Until the late ones arrive, `before` caused the outage and `early` was rolled back.
+      await store.ingest({
+        deployments: [
+          deployment('before', '2026-11-02T10:00:00Z'),
+          deployment('early', '2026-11-07T10:00:00Z'),
+          undo,
+        ],
+        incidents: [outage],
+      });
+      expect((await figures(store)).changeFailureRate).toMatchObject({
+        failed: 2,
+        deployments: 3,
+      });
+      await store.ingest({
+        deployments: [
+          deployment('late', '2026-11-04T10:00:00Z'),
+          deployment('shaky', '2026-11-08T10:00:00Z'),
+        ],
+      });
+      const { changeFailureRate, recoveryTime } = await figures(store);
+      // `late` caused the outage (recovered in 4 h) and `shaky` was rolled back (in 24 h).
+      expect(changeFailureRate).toMatchObject({ failed: 2, deployments: 5 });
+      expect(recoveryTime).toMatchObject({
+        failed: 2,
+        recovered: 2,
+        medianSeconds: 14 * HOUR,
+      });
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
     'links a fix delivered before the deployment it fixes (%p)',
     async databaseId => {
       const bad = deployment('bad', '2026-11-02T10:00:00Z');

@@ -34,14 +34,17 @@ export async function relink(
     deploymentIds: number[];
   },
 ): Promise<void> {
+  // The deployments stored or changed, and those each step below moved something to or from: only
+  // their failure, recovery and shipped changes can have changed.
   const failureCandidates = new Set<number>(touched.deploymentIds);
   // A batch from CI touches many entities at once: each statement covers all of them (a few hundred on SQLite).
   for (const part of statementParts(tx, ranges, 200)) {
     const r = await rangesOf(tx, part);
-    await relinkRollbacks(tx, r);
-    await relinkChanges(tx, r, revision);
-    for (const id of await relinkIncidents(tx, r)) failureCandidates.add(id);
-    for (const id of await deploymentsAround(tx, r)) failureCandidates.add(id);
+    for (const relinkIn of [relinkRollbacks, relinkChanges, relinkIncidents]) {
+      for (const id of await relinkIn(tx, r, revision)) {
+        failureCandidates.add(id);
+      }
+    }
   }
   for (const id of await relinkExplicitChanges(
     tx,
@@ -133,14 +136,20 @@ function rangesTable(
 const ROLLBACKS_SINCE_RANGE =
   'x.entity_ref = r.entity_ref AND x.rollback AND x.finished_at >= r.from_at';
 
-/** A rollback rolled back the latest successful production deployment of its entity before it. */
+/**
+ * A rollback rolled back the latest successful production deployment of its entity before it. Returns
+ * the deployments rolled back before and after.
+ */
 async function relinkRollbacks(tx: Knex.Transaction, r: Ranges) {
-  const rollbacks = await idsPerEntity(tx, r, {
+  const rollbacks = await rowsPerEntity(tx, r, {
     table: 'dora_deployments',
     where: ROLLBACKS_SINCE_RANGE,
+    columns: 'x.id, x.rollback_of',
   });
-  await updateIds(
+  return relinkRows(
     tx,
+    'dora_deployments',
+    'rollback_of',
     rollbacks,
     `UPDATE dora_deployments SET rollback_of = (
        SELECT d.id FROM dora_deployments d
@@ -184,13 +193,28 @@ async function rowsPerEntity(
   );
 }
 
-/** The ids of what `rowsPerEntity` found. */
-async function idsPerEntity(
+/**
+ * Runs `update` for the rows `found` (each with its `id` and its `column` before) and returns the
+ * deployments `column` named before and after: those whose failure or shipped changes may have moved.
+ */
+async function relinkRows(
   tx: Knex.Transaction,
-  r: Ranges,
-  ...queries: PerEntity[]
+  table: string,
+  column: string,
+  found: Record<string, any>[],
+  update: string,
+  bindings: Knex.Value[] = [],
 ): Promise<number[]> {
-  return (await rowsPerEntity(tx, r, ...queries)).map(row => Number(row.id));
+  const ids = found.map(row => Number(row.id));
+  await updateIds(tx, ids, update, bindings);
+  const linked = found.map(row => row[column]);
+  for (const part of statementParts(tx, ids)) {
+    const where = inIds(tx, 'id', part);
+    linked.push(
+      ...(await tx(table).whereRaw(where.sql, where.bindings).pluck(column)),
+    );
+  }
+  return linked.filter(id => id !== null).map(Number);
 }
 
 /** Runs `update` (without a WHERE) for the rows of `ids`, a few hundred at a time, by primary key. */
@@ -221,7 +245,8 @@ const FIRST_SHIPPING_DEPLOYMENT = `
  * shipped, shipped from the range's start until the entity next deployed, or merged in the range, each
  * found on an index of its own (as one condition with ORs, every change of the entity would be read). A
  * change merged by the range's end is shipped by that next deployment at the latest; one that a write
- * beside this relinking moved past it is the relinking of that write's own range to find.
+ * beside this relinking moved past it is the relinking of that write's own range to find. Returns the
+ * deployments that shipped them before and after.
  */
 async function relinkChanges(
   tx: Knex.Transaction,
@@ -231,8 +256,9 @@ async function relinkChanges(
   const candidates = (condition: string) => ({
     table: 'dora_changes',
     where: `x.entity_ref = r.entity_ref AND NOT x.explicit AND x.link_at <= r.to_at AND ${condition}`,
+    columns: 'x.id, x.deployment_id',
   });
-  const changes = await idsPerEntity(
+  const changes = await rowsPerEntity(
     tx,
     r,
     candidates('x.deployed_at IS NULL'),
@@ -241,8 +267,10 @@ async function relinkChanges(
     ),
     candidates('x.link_at >= r.from_at'),
   );
-  await updateIds(
+  return relinkRows(
     tx,
+    'dora_changes',
+    'deployment_id',
     changes,
     `UPDATE dora_changes SET
        deployment_id = (${FIRST_SHIPPING_DEPLOYMENT}),
@@ -356,27 +384,17 @@ async function relinkIncidents(
       AND x.detected_at >= r.from_at AND (r.next_at IS NULL OR x.detected_at < r.next_at)`,
     columns: 'x.id, x.deployment_id',
   });
-  const ids = movable.map(row => Number(row.id));
-  await updateIds(
+  return relinkRows(
     tx,
-    ids,
+    'dora_incidents',
+    'deployment_id',
+    movable,
     `UPDATE dora_incidents SET deployment_id = (
        SELECT d.id FROM dora_deployments d
        WHERE d.entity_ref = dora_incidents.entity_ref AND ${SUCCESSFUL_PRODUCTION}
          AND d.finished_at <= dora_incidents.detected_at
        ORDER BY d.finished_at DESC, d.id DESC LIMIT 1)`,
   );
-  // The deployments those incidents were linked to before, and are now.
-  const linked = movable.map(row => row.deployment_id);
-  for (const part of statementParts(tx, ids)) {
-    const where = inIds(tx, 'id', part);
-    linked.push(
-      ...(await tx('dora_incidents')
-        .whereRaw(where.sql, where.bindings)
-        .pluck('deployment_id')),
-    );
-  }
-  return linked.filter(id => id !== null).map(Number);
 }
 
 /** Rows of a raw query: knex.raw answers with the driver's own shape. */
@@ -455,36 +473,6 @@ async function resolveNamedFixes(
     }
   }
   return fixed;
-}
-
-/**
- * The deployments whose failure or shipped changes a range can alter: the latest one before it (its
- * incidents may have moved to a newer one), every one in it, the next successful one (its changes may have
- * moved to an earlier one), and what the rollbacks since rolled back.
- */
-async function deploymentsAround(
-  tx: Knex.Transaction,
-  r: Ranges,
-): Promise<number[]> {
-  const columns = 'x.id, x.rollback_of, x.fix_of';
-  const found = await rowsPerEntity(
-    tx,
-    r,
-    {
-      table: 'dora_deployments',
-      where: `x.entity_ref = r.entity_ref AND x.finished_at >= COALESCE(
-          (SELECT MAX(p.finished_at) FROM dora_deployments p
-           WHERE p.entity_ref = r.entity_ref AND p.finished_at < r.from_at),
-          r.from_at)
-        AND x.finished_at <= ${NEXT_OR_LAST}`,
-      columns,
-    },
-    // Apart, on the rollbacks' own index: in one condition, every deployment since would be read.
-    { table: 'dora_deployments', where: ROLLBACKS_SINCE_RANGE, columns },
-  );
-  return found.flatMap(row =>
-    [row.id, row.rollback_of, row.fix_of].filter(id => id !== null).map(Number),
-  );
 }
 
 /**
