@@ -346,13 +346,15 @@ async function movedExplicitChanges(
   tx: Knex.Transaction,
   ids: number[],
 ): Promise<{ id: number; from: number | null; to: number | null }[]> {
-  const where = inIds(tx, 'id', ids);
+  const where = inIds(tx, 'dora_changes.id', ids);
+  const shipper = `SELECT d.id ${firstNamingDeployment(tx)}`;
   const rows = await rawRows(
     tx,
-    `SELECT id, deployment_id, deployed_at,
-       (SELECT d.id ${firstNamingDeployment(tx)}) AS shipper,
-       (SELECT d.finished_at ${firstNamingDeployment(tx)}) AS shipped_at
-     FROM dora_changes WHERE explicit AND ${where.sql}`,
+    // The shipper found once and joined for its time: two subqueries found it twice.
+    `SELECT dora_changes.id, dora_changes.deployment_id, dora_changes.deployed_at,
+       s.id AS shipper, s.finished_at AS shipped_at
+     FROM dora_changes LEFT JOIN dora_deployments s ON s.id = (${shipper})
+     WHERE dora_changes.explicit AND ${where.sql}`,
     where.bindings,
   );
   const id = (value: unknown) => (value === null ? null : Number(value));
