@@ -136,6 +136,13 @@ function rangesTable(
 const ROLLBACKS_SINCE_RANGE =
   'x.entity_ref = r.entity_ref AND x.rollback AND x.finished_at >= r.from_at';
 
+/** The latest successful production deployment before a rollback (`row`), not itself a rollback. */
+const rolledBack = (row: string) => `
+  SELECT d.id FROM dora_deployments d
+  WHERE d.entity_ref = ${row}.entity_ref AND ${SUCCESSFUL_PRODUCTION} AND NOT d.rollback
+    AND d.finished_at < ${row}.finished_at
+  ORDER BY d.finished_at DESC, d.id DESC LIMIT 1`;
+
 /**
  * A rollback rolled back the latest successful production deployment of its entity before it. Returns
  * the deployments rolled back before and after.
@@ -144,18 +151,13 @@ async function relinkRollbacks(tx: Knex.Transaction, r: Ranges) {
   const rollbacks = await rowsPerEntity(tx, r, {
     table: 'dora_deployments',
     where: ROLLBACKS_SINCE_RANGE,
-    columns: 'x.id, x.rollback_of',
+    columns: `x.id, x.rollback_of AS was, (${rolledBack('x')}) AS now`,
   });
-  return relinkRows(
+  const latest = rolledBack('dora_deployments');
+  return relinkMoved(
     tx,
-    'dora_deployments',
-    'rollback_of',
     rollbacks,
-    `UPDATE dora_deployments SET rollback_of = (
-       SELECT d.id FROM dora_deployments d
-       WHERE d.entity_ref = dora_deployments.entity_ref AND ${SUCCESSFUL_PRODUCTION} AND NOT d.rollback
-         AND d.finished_at < dora_deployments.finished_at
-       ORDER BY d.finished_at DESC, d.id DESC LIMIT 1)`,
+    `UPDATE dora_deployments SET rollback_of = (${latest})`,
   );
 }
 
@@ -194,27 +196,32 @@ async function rowsPerEntity(
 }
 
 /**
- * Runs `update` for the rows `found` (each with its `id` and its `column` before) and returns the
- * deployments `column` named before and after: those whose failure or shipped changes may have moved.
+ * Runs `update` for the rows `found` whose link moved: each comes with its `id`, the deployment it `was`
+ * linked to and the one it is linked to `now`, and for changes the times of those (`was_at`, `now_at`).
+ * Rewriting the others would only leave row versions to vacuum. Returns the deployments moved from and
+ * to, whose failure or shipped changes may have changed.
  */
-async function relinkRows(
+async function relinkMoved(
   tx: Knex.Transaction,
-  table: string,
-  column: string,
   found: Record<string, any>[],
   update: string,
   bindings: Knex.Value[] = [],
 ): Promise<number[]> {
-  const ids = found.map(row => Number(row.id));
-  await updateIds(tx, ids, update, bindings);
-  const linked = found.map(row => row[column]);
-  for (const part of statementParts(tx, ids)) {
-    const where = inIds(tx, 'id', part);
-    linked.push(
-      ...(await tx(table).whereRaw(where.sql, where.bindings).pluck(column)),
-    );
-  }
-  return linked.filter(id => id !== null).map(Number);
+  const id = (value: unknown) => (value === null ? null : Number(value));
+  const moved = found.filter(
+    row =>
+      id(row.was) !== id(row.now) ||
+      id(row.was_at ?? null) !== id(row.now_at ?? null),
+  );
+  await updateIds(
+    tx,
+    moved.map(row => Number(row.id)),
+    update,
+    bindings,
+  );
+  return moved
+    .flatMap(row => [id(row.was), id(row.now)])
+    .filter((value): value is number => value !== null);
 }
 
 /** Runs `update` (without a WHERE) for the rows of `ids`, a few hundred at a time, by primary key. */
@@ -233,11 +240,17 @@ async function updateIds(
   }
 }
 
-const FIRST_SHIPPING_DEPLOYMENT = `
+/** The first successful production deployment of a change's entity after the change (`row`) was merged. */
+const firstShipping = (row: string) => `
   SELECT d.id FROM dora_deployments d
-  WHERE d.entity_ref = dora_changes.entity_ref AND ${SUCCESSFUL_PRODUCTION}
-    AND d.finished_at >= dora_changes.link_at
+  WHERE d.entity_ref = ${row}.entity_ref AND ${SUCCESSFUL_PRODUCTION}
+    AND d.finished_at >= ${row}.link_at
   ORDER BY d.finished_at, d.id LIMIT 1`;
+
+/** When that deployment finished. */
+const shippedAt = (row: string) => `
+  SELECT s.finished_at FROM dora_deployments s
+  WHERE s.id = (${firstShipping(row)})`;
 
 /**
  * A change no deployment named is shipped by the first successful production deployment of its entity
@@ -256,7 +269,8 @@ async function relinkChanges(
   const candidates = (condition: string) => ({
     table: 'dora_changes',
     where: `x.entity_ref = r.entity_ref AND NOT x.explicit AND x.link_at <= r.to_at AND ${condition}`,
-    columns: 'x.id, x.deployment_id',
+    columns: `x.id, x.deployment_id AS was, x.deployed_at AS was_at,
+      (${firstShipping('x')}) AS now, (${shippedAt('x')}) AS now_at`,
   });
   const changes = await rowsPerEntity(
     tx,
@@ -267,15 +281,14 @@ async function relinkChanges(
     ),
     candidates('x.link_at >= r.from_at'),
   );
-  return relinkRows(
+  const shipper = firstShipping('dora_changes');
+  return relinkMoved(
     tx,
-    'dora_changes',
-    'deployment_id',
     changes,
     `UPDATE dora_changes SET
-       deployment_id = (${FIRST_SHIPPING_DEPLOYMENT}),
-       deployed_at = (SELECT s.finished_at FROM dora_deployments s WHERE s.id = (${FIRST_SHIPPING_DEPLOYMENT})),
-       deployed_day = (SELECT s.local_day FROM dora_deployments s WHERE s.id = (${FIRST_SHIPPING_DEPLOYMENT})),
+       deployment_id = (${shipper}),
+       deployed_at = (${shippedAt('dora_changes')}),
+       deployed_day = (SELECT s.local_day FROM dora_deployments s WHERE s.id = (${shipper})),
        rev = ?`,
     [revision],
   );
@@ -371,10 +384,17 @@ async function movedExplicitChanges(
     }));
 }
 
+/** The latest successful production deployment of an incident's entity at or before its detection. */
+const causedBy = (row: string) => `
+  SELECT d.id FROM dora_deployments d
+  WHERE d.entity_ref = ${row}.entity_ref AND ${SUCCESSFUL_PRODUCTION}
+    AND d.finished_at <= ${row}.detected_at
+  ORDER BY d.finished_at DESC, d.id DESC LIMIT 1`;
+
 /**
  * An incident whose sender named no deployment is caused by the latest successful production deployment
  * of its entity at or before its detection. Only those detected from the range until the next such
- * deployment can move. Returns the deployments that lost or gained an incident.
+ * deployment can move. Returns the deployments linked to them before and after.
  */
 async function relinkIncidents(
   tx: Knex.Transaction,
@@ -384,19 +404,18 @@ async function relinkIncidents(
     table: 'dora_incidents',
     where: `x.entity_ref = r.entity_ref AND x.deployment_source IS NULL
       AND x.detected_at >= r.from_at AND (r.next_at IS NULL OR x.detected_at < r.next_at)`,
-    columns: 'x.id, x.deployment_id',
+    columns: `x.id, x.deployment_id AS was, (${causedBy('x')}) AS now`,
   });
-  return relinkRows(
+  await relinkMoved(
     tx,
-    'dora_incidents',
-    'deployment_id',
     movable,
-    `UPDATE dora_incidents SET deployment_id = (
-       SELECT d.id FROM dora_deployments d
-       WHERE d.entity_ref = dora_incidents.entity_ref AND ${SUCCESSFUL_PRODUCTION}
-         AND d.finished_at <= dora_incidents.detected_at
-       ORDER BY d.finished_at DESC, d.id DESC LIMIT 1)`,
+    `UPDATE dora_incidents SET deployment_id = (${causedBy('dora_incidents')})`,
   );
+  // Those that did not move may have been resolved since: their deployments' recovery is recomputed too.
+  return movable
+    .flatMap(row => [row.was, row.now])
+    .filter(id => id !== null)
+    .map(Number);
 }
 
 /** Rows of a raw query: knex.raw answers with the driver's own shape. */
