@@ -16,6 +16,9 @@ const SUCCESSFUL_PRODUCTION = 'd.production AND d.succeeded';
  */
 const NEXT_OR_LAST = 'COALESCE(r.next_at, 9223372036854775807)';
 
+/** An id or time as the driver returned it (a string for BIGINT on PostgreSQL) as a number, or null. */
+const idOrNull = (value: unknown) => (value === null ? null : Number(value));
+
 /** What a batch touched in one entity: the earliest and latest time of anything in it. */
 export interface EntityRange {
   entityRef: string;
@@ -207,11 +210,10 @@ async function relinkMoved(
   update: string,
   bindings: Knex.Value[] = [],
 ): Promise<number[]> {
-  const id = (value: unknown) => (value === null ? null : Number(value));
   const moved = found.filter(
     row =>
-      id(row.was) !== id(row.now) ||
-      id(row.was_at ?? null) !== id(row.now_at ?? null),
+      idOrNull(row.was) !== idOrNull(row.now) ||
+      idOrNull(row.was_at ?? null) !== idOrNull(row.now_at ?? null),
   );
   await updateIds(
     tx,
@@ -219,8 +221,13 @@ async function relinkMoved(
     update,
     bindings,
   );
-  return moved
-    .flatMap(row => [id(row.was), id(row.now)])
+  return linkedIds(moved);
+}
+
+/** The deployments that `rows` were linked to (`was`) and are linked to (`now`). */
+function linkedIds(rows: Record<string, any>[]): number[] {
+  return rows
+    .flatMap(row => [idOrNull(row.was), idOrNull(row.now)])
     .filter((value): value is number => value !== null);
 }
 
@@ -370,17 +377,16 @@ async function movedExplicitChanges(
      WHERE dora_changes.explicit AND ${where.sql}`,
     where.bindings,
   );
-  const id = (value: unknown) => (value === null ? null : Number(value));
   return rows
     .filter(
       row =>
-        id(row.deployment_id) !== id(row.shipper) ||
-        id(row.deployed_at) !== id(row.shipped_at),
+        idOrNull(row.deployment_id) !== idOrNull(row.shipper) ||
+        idOrNull(row.deployed_at) !== idOrNull(row.shipped_at),
     )
     .map(row => ({
       id: Number(row.id),
-      from: id(row.deployment_id),
-      to: id(row.shipper),
+      from: idOrNull(row.deployment_id),
+      to: idOrNull(row.shipper),
     }));
 }
 
@@ -412,10 +418,7 @@ async function relinkIncidents(
     `UPDATE dora_incidents SET deployment_id = (${causedBy('dora_incidents')})`,
   );
   // Those that did not move may have been resolved since: their deployments' recovery is recomputed too.
-  return movable
-    .flatMap(row => [row.was, row.now])
-    .filter(id => id !== null)
-    .map(Number);
+  return linkedIds(movable);
 }
 
 /** Rows of a raw query: knex.raw answers with the driver's own shape. */
