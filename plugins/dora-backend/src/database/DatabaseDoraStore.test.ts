@@ -495,6 +495,50 @@ describe('DatabaseDoraStore', () => {
   );
 
   it.each(databases.eachSupportedId())(
+    'reads a kept day again once a write has touched it (%p)',
+    async databaseId => {
+      const knex = await databases.init(databaseId);
+      const store = await storeOn(knex);
+      let to = at('2026-11-28T06:00:00Z');
+      const window = () => ({ from: at('2026-11-01T06:00:00Z'), to: ++to });
+      await store.ingest({
+        deployments: [deployment('late', '2026-11-09T12:00:00Z', { commits })],
+      });
+      expect(await store.summary({}, window())).toMatchObject({
+        deployments: 1,
+        unplannedFixes: 0,
+        leadTime: { p50: 96 * HOUR },
+      });
+
+      // Written behind the store's back, as no writer does: the day's version stays as it was.
+      await knex('dora_deployments').update({ unplanned_fix: true });
+      await knex('dora_changes').update({
+        first_commit_at: at('2026-11-04T12:00:00Z'),
+      });
+      expect(await store.summary({}, window())).toMatchObject({
+        deployments: 1,
+        unplannedFixes: 0,
+        leadTime: { p50: 96 * HOUR },
+      });
+
+      // A write to the same day, from any replica, moves its version on.
+      await store.ingest({
+        deployments: [deployment('again', '2026-11-09T18:00:00Z')],
+      });
+      const after = window();
+      const summary = await store.summary({}, after);
+      expect(summary).toMatchObject({
+        deployments: 2,
+        unplannedFixes: 1,
+        leadTime: { p50: 120 * HOUR },
+      });
+      expect(summary).toEqual(
+        await new MetricQueries(knex, 'UTC').summary({}, after),
+      );
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
     'stores batches for the same services sent at once as it stores them one after another (%p)',
     async databaseId => {
       const services = Array.from({ length: 30 }, (_, i) => ({

@@ -228,8 +228,20 @@ export class DatabaseDoraStore implements DoraStore {
     }
   }
 
-  /** Last in a write transaction: the row lock it takes is held only until the commit. */
+  /**
+   * Last in a write transaction: the row locks it takes are held only until the commit. Moves on the
+   * versions of the days the transaction's statements touched (noted by the day_versions migration's
+   * triggers), in day order, so that two writers never wait on each other's days crosswise.
+   */
   private async replaceDataVersion(tx: Knex.Transaction) {
+    // SQLite's writers take turns, so every noted day is this writer's.
+    const ownDays = isPostgres(tx) ? 'tx = txid_current()' : 'tx = 0';
+    await tx.raw(
+      `INSERT INTO dora_day_versions (day, version)
+       SELECT day, 1 FROM dora_touched_days WHERE ${ownDays} ORDER BY day
+       ON CONFLICT (day) DO UPDATE SET version = dora_day_versions.version + 1`,
+    );
+    await tx('dora_touched_days').whereRaw(ownDays).delete();
     await tx('dora_settings')
       .insert({ key: DATA_VERSION, value: randomUUID() })
       .onConflict('key')
@@ -319,7 +331,6 @@ export class DatabaseDoraStore implements DoraStore {
         ...batch.changes,
         ...batch.incidents,
       ]);
-      const revision = await nextRevision(tx);
       const ranges = new RangeCollector();
       const deliveries = batch.deployments;
       const deployments = latestDeliveries(deliveries);
@@ -361,7 +372,6 @@ export class DatabaseDoraStore implements DoraStore {
         tx,
         changes,
         storedChanges,
-        revision,
         shipped => {
           const deployment = shippers.get(shipped);
           if (!deployment) return NOT_SHIPPED;
@@ -529,7 +539,7 @@ export class DatabaseDoraStore implements DoraStore {
       work.changeIds.forEach(id => changeIds.add(id));
       work.incidentIds.forEach(id => incidentIds.add(id));
     }
-    await relink(tx, ranges.list(), await nextRevision(tx), {
+    await relink(tx, ranges.list(), {
       deploymentIds: [...deploymentIds],
       changeIds: [...changeIds],
       incidentIds: [...incidentIds],
@@ -609,15 +619,14 @@ export class DatabaseDoraStore implements DoraStore {
     tx: Knex.Transaction,
     changes: Map<string, ChangeRow>,
     stored: Map<string, ChangeRow>,
-    revision: number,
     shipping: (changeKey: string) => ShippingColumns,
     ranges: RangeCollector,
   ): Promise<Map<string, number>> {
     const rows = [...changes.values()].map(row => {
       const known = stored.get(row.change_key);
       return known
-        ? { ...mergeChange(known, row), ...NOT_SHIPPED, rev: revision }
-        : { ...row, ...shipping(row.change_key), rev: revision };
+        ? { ...mergeChange(known, row), ...NOT_SHIPPED }
+        : { ...row, ...shipping(row.change_key) };
     });
     for (const row of rows) {
       if (row.entity_ref) ranges.add(row.entity_ref, row.link_at);
@@ -715,9 +724,8 @@ export class DatabaseDoraStore implements DoraStore {
       }
       await tx.raw(
         `UPDATE dora_changes SET deployed_day = (
-           SELECT d.local_day FROM dora_deployments d WHERE d.id = dora_changes.deployment_id), rev = ?
+           SELECT d.local_day FROM dora_deployments d WHERE d.id = dora_changes.deployment_id)
          WHERE deployment_id IS NOT NULL`,
-        [await nextRevision(tx)],
       );
       await tx('dora_settings')
         .insert({ key: 'time_zone', value: this.timeZone })
@@ -890,29 +898,6 @@ function bucketOf(entityRef: string): number {
     hash = Math.imul(hash ^ entityRef.charCodeAt(i), 0x01000193);
   }
   return (hash >>> 0) % ENTITY_LOCKS;
-}
-
-/**
- * The revision a write transaction stores on every change row it writes: larger than any before it.
- * SQLite's writers take turns, so its counter row is never waited on.
- */
-async function nextRevision(tx: Knex.Transaction): Promise<number> {
-  if (isPostgres(tx)) {
-    const [row] = await rawRows(
-      tx,
-      "SELECT nextval('dora_change_revisions') AS revision",
-      [],
-    );
-    return Number(row.revision);
-  }
-  const [row] = await rawRows(
-    tx,
-    `INSERT INTO dora_settings (key, value) VALUES ('change_revision', '1')
-     ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)
-     RETURNING value`,
-    [],
-  );
-  return Number(row.value);
 }
 
 /** Of two deliveries of one deployment, the later status wins: an older one arriving late changes nothing. */

@@ -30,3 +30,29 @@ export function weekOf(day: number): number {
 export function weekStartDay(week: number): number {
   return 7 * week - 3;
 }
+
+/** A window cut into its whole local days, `first` to `last`, and the partial days at its edges. */
+export interface WholeDays {
+  first: number;
+  last: number;
+  /** The parts of the window before and after the whole days; none where it begins or ends a day. */
+  edges: { from: number; to: number }[];
+}
+
+/** The whole days of `window` in `zone`, if it has any. */
+export function wholeDaysOf(
+  window: { from: number; to: number },
+  zone: string,
+): WholeDays | undefined {
+  const start = (day: number) => localDayStart(day, zone);
+  const firstDay = localDay(window.from, zone);
+  const lastDay = localDay(window.to - 1, zone);
+  const first = start(firstDay) === window.from ? firstDay : firstDay + 1;
+  const last = start(lastDay + 1) === window.to ? lastDay : lastDay - 1;
+  if (first > last) return undefined;
+  const edges = [
+    { from: window.from, to: start(first) },
+    { from: start(last + 1), to: window.to },
+  ].filter(range => range.from < range.to);
+  return { first, last, edges };
+}

@@ -1,12 +1,11 @@
 import { Knex } from 'knex';
-import { localDay, localDayStart, weekOf } from './days';
+import { weekOf, WholeDays } from './days';
+import { KeptDays } from './keptDays';
 import { isPostgres, rawRows } from './links';
 import type { PositivePercentiles, TimeWindow } from './metrics';
 
 /** The spans of the changes shipped on one local day, in milliseconds. */
 interface DayValues {
-  /** The count and the sum of the revisions of the day's rows, which any write to them moves. */
-  fingerprint: string;
   /** Deployment finished − first commit, the positive ones. */
   leadTimes: Float64Array;
   leadNonPositive: number;
@@ -28,24 +27,38 @@ const MAX_CACHED_VALUES = 10_000_000;
 /**
  * Lead times and merge-to-deploy times, from each whole day's values kept by this backend. Exact
  * percentiles over a quarter of a million changes are a sort that costs more than everything else in a
- * summary; the days before today rarely change, so each whole day's values are kept per scope, and a
- * summary reads only each day's count and sum of revisions (from the index alone) to tell which days to
- * read again. Partial days at the window's edges are read every time. Every replica checks against the
- * database, so a write from anywhere is seen by the next summary.
+ * summary; the days before today rarely change, so each whole day's values are kept per scope and read
+ * again only once a write has touched the day (`KeptDays`).
  */
 export class LeadTimeValues {
-  private readonly scopes = new Map<string, Map<number, DayValues>>();
-  private cachedValues = 0;
+  private readonly kept: KeptDays<DayValues>;
 
-  constructor(private readonly knex: Knex, private readonly timeZone: string) {}
+  constructor(private readonly knex: Knex, timeZone: string) {
+    this.kept = new KeptDays({
+      timeZone,
+      maxSize: MAX_CACHED_VALUES,
+      sizeOf: values => values.leadTimes.length + values.mergeToDeploy.length,
+    });
+  }
 
-  /** `shipped(range)` is the scope's changes shipped in a time range, as the summary reads them. */
+  /**
+   * `shipped(range)` is the scope's changes shipped in a time range, as the summary reads them;
+   * `versions` are the versions of the window's whole days.
+   */
   async figures(
     scopeKey: string,
     window: TimeWindow,
+    split: WholeDays | undefined,
+    versions: Promise<Map<number, number>>,
     shipped: (range: TimeWindow) => Knex.QueryBuilder,
   ): Promise<LeadTimeFigures> {
-    const days = await this.perDay(scopeKey, window, shipped);
+    const days = await this.kept.figures(
+      scopeKey,
+      window,
+      split,
+      versions,
+      ranges => this.read(shipped, ranges),
+    );
     const all = [...days.values()];
     const weeks = new Map<number, Float64Array[]>();
     for (const [day, values] of days) {
@@ -76,93 +89,24 @@ export class LeadTimeValues {
     };
   }
 
-  private async perDay(
-    scopeKey: string,
-    window: TimeWindow,
-    shipped: (range: TimeWindow) => Knex.QueryBuilder,
-  ): Promise<Map<number, DayValues>> {
-    const start = (day: number) => localDayStart(day, this.timeZone);
-    const firstDay = localDay(window.from, this.timeZone);
-    const lastDay = localDay(window.to - 1, this.timeZone);
-    const firstWhole =
-      start(firstDay) === window.from ? firstDay : firstDay + 1;
-    const lastWhole = start(lastDay + 1) === window.to ? lastDay : lastDay - 1;
-    if (firstWhole > lastWhole) return this.read(shipped, [window]);
-
-    const whole = { from: start(firstWhole), to: start(lastWhole + 1) };
-    const edges = [
-      { from: window.from, to: whole.from },
-      { from: whole.to, to: window.to },
-    ].filter(range => range.from < range.to);
-    const kept = this.scopes.get(scopeKey) ?? new Map<number, DayValues>();
-    const [fingerprints, edgeDays] = await Promise.all([
-      this.fingerprints(shipped(whole)),
-      edges.length > 0 ? this.read(shipped, edges) : new Map(),
-    ]);
-    const stale = [...fingerprints]
-      .filter(
-        ([day, fingerprint]) => kept.get(day)?.fingerprint !== fingerprint,
-      )
-      .map(([day]) => day);
-    const fresh =
-      stale.length > 0
-        ? await this.read(
-            shipped,
-            runsOf(stale).map(([from, to]) => ({
-              from: start(from),
-              to: start(to + 1),
-            })),
-          )
-        : new Map<number, DayValues>();
-    const result = new Map<number, DayValues>(edgeDays);
-    const gone: number[] = [];
-    for (let day = firstWhole; day <= lastWhole; day++) {
-      const values = fresh.get(day) ?? kept.get(day);
-      if (fingerprints.has(day) && values) result.set(day, values);
-      else if (kept.has(day)) gone.push(day);
-    }
-    this.keep(scopeKey, fresh, gone);
-    return result;
-  }
-
-  /** Each day's count and sum of revisions. */
-  private async fingerprints(
-    rows: Knex.QueryBuilder,
-  ): Promise<Map<number, string>> {
-    const found = await this.perShippedDay(rows);
-    return new Map(
-      found.map((row: Record<string, unknown>) => [
-        Number(row.day),
-        fingerprintOf(row),
-      ]),
-    );
-  }
-
-  /** `rows` grouped by the local day they shipped, with the day's fingerprint and `columns`. */
-  private perShippedDay(rows: Knex.QueryBuilder, ...columns: Knex.Raw[]) {
-    return rows
-      .select(
-        this.knex.raw('c.deployed_day AS day'),
-        this.knex.raw('COUNT(*) AS n'),
-        this.knex.raw('SUM(c.rev) AS revs'),
-        ...columns,
-      )
-      .groupBy('c.deployed_day');
-  }
-
-  /** The values of the days the ranges cover, with their fingerprints, in one statement. */
+  /** The values of the days the ranges cover, in one statement. */
   private async read(
     shipped: (range: TimeWindow) => Knex.QueryBuilder,
     ranges: TimeWindow[],
   ): Promise<Map<number, DayValues>> {
     const parts = ranges.map(range =>
-      this.perShippedDay(
-        shipped(range),
-        this.knex.raw(
-          `${this.concat('c.deployed_at - c.first_commit_at')} AS lead`,
-        ),
-        this.knex.raw(`${this.concat('c.deployed_at - c.merged_at')} AS merge`),
-      ).toSQL(),
+      shipped(range)
+        .select(
+          this.knex.raw('c.deployed_day AS day'),
+          this.knex.raw(
+            `${this.concat('c.deployed_at - c.first_commit_at')} AS lead`,
+          ),
+          this.knex.raw(
+            `${this.concat('c.deployed_at - c.merged_at')} AS merge`,
+          ),
+        )
+        .groupBy('c.deployed_day')
+        .toSQL(),
     );
     const rows = await rawRows(
       this.knex,
@@ -171,10 +115,9 @@ export class LeadTimeValues {
     );
     const result = new Map<number, DayValues>();
     for (const row of rows) {
-      const lead = split(row.lead);
-      const merge = split(row.merge);
+      const lead = splitList(row.lead);
+      const merge = splitList(row.merge);
       result.set(Number(row.day), {
-        fingerprint: fingerprintOf(row),
         leadTimes: lead.positive,
         leadNonPositive: lead.nonPositive,
         mergeToDeploy: merge.positive,
@@ -190,52 +133,12 @@ export class LeadTimeValues {
       ? `string_agg(CAST(${expression} AS TEXT), ',')`
       : `group_concat(${expression})`;
   }
-
-  /** Keeps a scope's fresh days and forgets its gone ones; the scope becomes the one used last. */
-  private keep(
-    scopeKey: string,
-    fresh: Map<number, DayValues>,
-    gone: number[],
-  ) {
-    const kept = this.scopes.get(scopeKey) ?? new Map<number, DayValues>();
-    this.scopes.delete(scopeKey);
-    this.scopes.set(scopeKey, kept);
-    for (const day of gone) {
-      this.cachedValues -= size(kept.get(day));
-      kept.delete(day);
-    }
-    for (const [day, values] of fresh) {
-      this.cachedValues += size(values) - size(kept.get(day));
-      kept.set(day, values);
-    }
-    for (const [key, days] of this.scopes) {
-      if (this.cachedValues <= MAX_CACHED_VALUES || key === scopeKey) break;
-      for (const dropped of days.values()) this.cachedValues -= size(dropped);
-      this.scopes.delete(key);
-    }
-  }
 }
 
-function fingerprintOf(row: Record<string, unknown>) {
-  return `${row.n}:${row.revs}`;
-}
-
-function size(values?: DayValues) {
-  return values ? values.leadTimes.length + values.mergeToDeploy.length : 0;
-}
-
-/** Consecutive days as [first, last] runs. */
-function runsOf(days: number[]): [number, number][] {
-  const runs: [number, number][] = [];
-  for (const day of [...days].sort((a, b) => a - b)) {
-    const last = runs[runs.length - 1];
-    if (last && last[1] === day - 1) last[1] = day;
-    else runs.push([day, day]);
-  }
-  return runs;
-}
-
-function split(list: unknown): { positive: Float64Array; nonPositive: number } {
+function splitList(list: unknown): {
+  positive: Float64Array;
+  nonPositive: number;
+} {
   const values = typeof list === 'string' && list ? list.split(',') : [];
   const positive = new Float64Array(values.length);
   let n = 0;

@@ -29,8 +29,6 @@ export interface EntityRange {
 export async function relink(
   tx: Knex.Transaction,
   ranges: EntityRange[],
-  /** Stored on every change row written (see the change_revisions migration). */
-  revision: number,
   touched: {
     changeIds: number[];
     incidentIds: number[];
@@ -44,7 +42,7 @@ export async function relink(
   for (const part of statementParts(tx, ranges, 200)) {
     const r = await rangesOf(tx, part);
     for (const relinkIn of [relinkRollbacks, relinkChanges, relinkIncidents]) {
-      for (const id of await relinkIn(tx, r, revision)) {
+      for (const id of await relinkIn(tx, r)) {
         failureCandidates.add(id);
       }
     }
@@ -53,7 +51,6 @@ export async function relink(
     tx,
     touched.deploymentIds,
     touched.changeIds,
-    revision,
   )) {
     failureCandidates.add(id);
   }
@@ -268,11 +265,7 @@ const shippedAt = (row: string) => `
  * beside this relinking moved past it is the relinking of that write's own range to find. Returns the
  * deployments that shipped them before and after.
  */
-async function relinkChanges(
-  tx: Knex.Transaction,
-  r: Ranges,
-  revision: number,
-) {
+async function relinkChanges(tx: Knex.Transaction, r: Ranges) {
   const candidates = (condition: string) => ({
     table: 'dora_changes',
     where: `x.entity_ref = r.entity_ref AND NOT x.explicit AND x.link_at <= r.to_at AND ${condition}`,
@@ -295,9 +288,7 @@ async function relinkChanges(
     `UPDATE dora_changes SET
        deployment_id = (${shipper}),
        deployed_at = (${shippedAt('dora_changes')}),
-       deployed_day = (SELECT s.local_day FROM dora_deployments s WHERE s.id = (${shipper})),
-       rev = ?`,
-    [revision],
+       deployed_day = (SELECT s.local_day FROM dora_deployments s WHERE s.id = (${shipper}))`,
   );
 }
 
@@ -325,7 +316,6 @@ async function relinkExplicitChanges(
   tx: Knex.Transaction,
   deploymentIds: number[],
   changeIds: number[],
-  revision: number,
 ): Promise<number[]> {
   // The changes these deployments named before, too: a deployment whose status changed moves them.
   const named = new Set(changeIds);
@@ -344,10 +334,7 @@ async function relinkExplicitChanges(
       tx,
       moved.map(change => change.id),
       `UPDATE dora_changes SET (deployment_id, deployed_at, deployed_day) = (
-         SELECT d.id, d.finished_at, d.local_day ${firstNamingDeployment(
-           tx,
-         )}), rev = ?`,
-      [revision],
+         SELECT d.id, d.finished_at, d.local_day ${firstNamingDeployment(tx)})`,
     );
     for (const change of moved) {
       for (const id of [change.from, change.to]) {

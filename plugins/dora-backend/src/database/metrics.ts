@@ -1,6 +1,14 @@
 import { Knex } from 'knex';
-import { DAY_MS, localDay, localDayStart, weekOf, weekStartDay } from './days';
+import {
+  DAY_MS,
+  localDay,
+  localDayStart,
+  weekOf,
+  weekStartDay,
+  wholeDaysOf,
+} from './days';
 import { isPostgres, rawRows } from './links';
+import { dayVersions, KeptDays } from './keptDays';
 import { LeadTimeValues } from './leadTimes';
 
 /** Which rows a figure covers; every field set narrows it, none is the organisation. */
@@ -96,13 +104,21 @@ const SHIPPED = 'd.production AND d.succeeded';
 const SORT_MEMORY = '64MB';
 const EMPTY: PositivePercentiles = { count: 0, nonPositive: 0 };
 const RECOVERY: Span = ['d.finished_at', 'd.recovered_at'];
+/** Days of deployment counts kept across every scope: a few hundred bytes each. */
+const KEPT_DEPLOYMENT_DAYS = 200_000;
 
 /** The SQL of the figures: aggregates next to the indexes chosen for them, on PostgreSQL and SQLite. */
 export class MetricQueries {
   private readonly leadTimes: LeadTimeValues;
+  private readonly deploymentDays: KeptDays<DayCounts>;
 
   constructor(private readonly knex: Knex, private readonly timeZone: string) {
     this.leadTimes = new LeadTimeValues(knex, timeZone);
+    this.deploymentDays = new KeptDays({
+      timeZone,
+      maxSize: KEPT_DEPLOYMENT_DAYS,
+      sizeOf: () => 1,
+    });
   }
 
   private get isPostgres() {
@@ -148,37 +164,17 @@ export class MetricQueries {
     const deployments = () => this.shippedDeployments(filter, window);
     const weeks = this.weekRanges(window);
 
-    // One row per local day carries the counts, the per-period days and the weekly counts.
-    const perDayQuery: Promise<DayCounts[]> = deployments()
-      .select(
-        this.knex.raw('d.local_day AS day'),
-        this.knex.raw('COUNT(*) AS deployments'),
-        this.knex.raw(
-          'SUM(CASE WHEN d.shipped_changes > 0 THEN 1 ELSE 0 END) AS with_changes',
-        ),
-        this.knex.raw('SUM(CASE WHEN d.failed THEN 1 ELSE 0 END) AS failed'),
-        this.knex.raw(
-          'SUM(CASE WHEN d.failed AND d.recovered_at IS NOT NULL THEN 1 ELSE 0 END) AS recovered',
-        ),
-        this.knex.raw(
-          `SUM(CASE WHEN ${UNPLANNED} THEN 1 ELSE 0 END) AS unplanned`,
-        ),
-        this.knex.raw('MAX(CASE WHEN d.demo THEN 1 ELSE 0 END) AS demo'),
+    // Whole days come from the kept days where no write has touched them since they were read.
+    const scopeKey = JSON.stringify(filter);
+    const split = wholeDaysOf(window, this.timeZone);
+    const versions = split
+      ? dayVersions(this.knex, split)
+      : Promise.resolve(new Map<number, number>());
+    const perDayQuery = this.deploymentDays
+      .figures(scopeKey, window, split, versions, ranges =>
+        this.dayCounts(filter, ranges),
       )
-      .groupBy('d.local_day')
-      .then(rows =>
-        rows.map(
-          (row: Record<string, unknown>): DayCounts => ({
-            day: Number(row.day),
-            deployments: Number(row.deployments),
-            withChanges: Number(row.with_changes ?? 0),
-            failed: Number(row.failed ?? 0),
-            recovered: Number(row.recovered ?? 0),
-            unplanned: Number(row.unplanned ?? 0),
-            demo: Number(row.demo ?? 0) > 0,
-          }),
-        ),
-      );
+      .then(days => [...days.values()]);
 
     const lastDay = localDay(window.to - 1, this.timeZone);
     const days = Math.max(1, Math.round((window.to - window.from) / DAY_MS));
@@ -194,8 +190,10 @@ export class MetricQueries {
     };
 
     const changeQuery = this.leadTimes.figures(
-      JSON.stringify(filter),
+      scopeKey,
       window,
+      split,
+      versions,
       range => this.shippedChanges(filter, range),
     );
     const recoveryQuery = this.percentilesOf(
@@ -261,6 +259,54 @@ export class MetricQueries {
         recoveries: weeklyRecoveries,
       }),
     };
+  }
+
+  /**
+   * One row per local day carries the counts, the per-period days and the weekly counts; each range
+   * is a statement of its own, side by side.
+   */
+  private async dayCounts(
+    filter: ScopeFilter,
+    ranges: TimeWindow[],
+  ): Promise<Map<number, DayCounts>> {
+    const perRange = await Promise.all(
+      ranges.map(range => this.dayCountsIn(filter, range)),
+    );
+    return new Map(perRange.flat().map(counts => [counts.day, counts]));
+  }
+
+  private async dayCountsIn(
+    filter: ScopeFilter,
+    range: TimeWindow,
+  ): Promise<DayCounts[]> {
+    const rows = await this.shippedDeployments(filter, range)
+      .select(
+        this.knex.raw('d.local_day AS day'),
+        this.knex.raw('COUNT(*) AS deployments'),
+        this.knex.raw(
+          'SUM(CASE WHEN d.shipped_changes > 0 THEN 1 ELSE 0 END) AS with_changes',
+        ),
+        this.knex.raw('SUM(CASE WHEN d.failed THEN 1 ELSE 0 END) AS failed'),
+        this.knex.raw(
+          'SUM(CASE WHEN d.failed AND d.recovered_at IS NOT NULL THEN 1 ELSE 0 END) AS recovered',
+        ),
+        this.knex.raw(
+          `SUM(CASE WHEN ${UNPLANNED} THEN 1 ELSE 0 END) AS unplanned`,
+        ),
+        this.knex.raw('MAX(CASE WHEN d.demo THEN 1 ELSE 0 END) AS demo'),
+      )
+      .groupBy('d.local_day');
+    return rows.map(
+      (row: Record<string, unknown>): DayCounts => ({
+        day: Number(row.day),
+        deployments: Number(row.deployments),
+        withChanges: Number(row.with_changes ?? 0),
+        failed: Number(row.failed ?? 0),
+        recovered: Number(row.recovered ?? 0),
+        unplanned: Number(row.unplanned ?? 0),
+        demo: Number(row.demo ?? 0) > 0,
+      }),
+    );
   }
 
   /** The figures of each week, oldest first. */
