@@ -1,7 +1,13 @@
 // What the benchmarks share: a Portico backend started on fresh databases, PostgreSQL by psql, output.
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  openSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 
@@ -67,6 +73,11 @@ export async function startBackend({ label, config, work, keepDatabases }) {
     }),
   );
   const logFile = join(work, `${label}.log`);
+  // Straight to the file, not through a pipe: a backend whose reader died spun on EPIPE, taking a core
+  // from every run after.
+  const logFd = openSync(logFile, 'a');
+  // What this backend wrote: the file may hold an earlier backend's output under the same label.
+  const logStart = statSync(logFile).size;
   const url = new URL(pgUrl);
   // What `backstage-cli package start` runs, without its watcher: an edit to the sources during a run
   // would restart the backend in the middle of a measurement.
@@ -85,7 +96,7 @@ export async function startBackend({ label, config, work, keepDatabases }) {
     {
       cwd: join(root, 'packages/backend'),
       detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', logFd, logFd],
       env: {
         ...process.env,
         PORTICO_PORT: String(port),
@@ -101,13 +112,16 @@ export async function startBackend({ label, config, work, keepDatabases }) {
       },
     },
   );
-  const output = [];
-  const collect = chunk => {
-    output.push(chunk.toString());
-    appendFileSync(logFile, chunk);
+  closeSync(logFd);
+  // A bench that fails leaves no backend behind.
+  const stopOnExit = () => {
+    try {
+      process.kill(-child.pid, 'SIGTERM');
+    } catch {
+      // Gone already.
+    }
   };
-  child.stdout.on('data', collect);
-  child.stderr.on('data', collect);
+  process.once('exit', stopOnExit);
   const started = Date.now();
   const base = `http://localhost:${port}`;
   for (;;) {
@@ -130,7 +144,7 @@ export async function startBackend({ label, config, work, keepDatabases }) {
     started,
     prefix,
     logFile,
-    output: () => output.join(''),
+    output: () => readFileSync(logFile).subarray(logStart).toString(),
     exited: () => child.exitCode !== null,
     request: (path, init = {}) =>
       fetch(`${base}${path}`, {
@@ -150,6 +164,7 @@ export async function startBackend({ label, config, work, keepDatabases }) {
         /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1],
       ) / 1024,
     stop: async () => {
+      process.off('exit', stopOnExit);
       process.kill(-child.pid, 'SIGTERM');
       await new Promise(r => child.once('exit', r));
     },
