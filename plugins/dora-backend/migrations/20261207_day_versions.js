@@ -1,6 +1,10 @@
 // @ts-check
 
-/** Each table and the column that holds the local day its figures count under. */
+/**
+ * Each table and the column that holds the local day its figures count under. On SQLite, knex alters
+ * some columns by copying the table, which drops its triggers: a later migration that does so to these
+ * tables creates them again (the migrations test checks that they exist).
+ */
 const TOUCHING = [
   ['dora_deployments', 'local_day'],
   ['dora_changes', 'deployed_day'],
@@ -16,7 +20,9 @@ const EVENTS = ['insert', 'update', 'delete'];
  * Triggers note each day a statement touches, before and after, under the writing transaction;
  * the store moves those days' versions on once, in day order, at the end of the transaction (where it
  * already replaces the data version), so that writers beside each other hold those rows only briefly.
- * The change revisions that the summaries read before are dropped.
+ * The change revisions that the summaries read before are no longer read or written; their column and
+ * sequence stay for replicas of the previous version during a rolling upgrade, and go in a later
+ * migration.
  *
  * @param {import('knex').Knex} knex
  */
@@ -37,21 +43,6 @@ exports.up = async function up(knex) {
     table.integer('day').notNullable();
     table.primary(['tx', 'day']);
   });
-  if (postgres) {
-    await knex.raw('DROP INDEX dora_changes_deployed_at_covering');
-    await knex.raw('DROP SEQUENCE dora_change_revisions');
-  }
-  await knex.schema.alterTable('dora_changes', table => {
-    table.dropColumn('rev');
-  });
-  if (postgres) {
-    await knex.raw(
-      `CREATE INDEX dora_changes_deployed_at_covering ON dora_changes (deployed_at)
-       INCLUDE (first_commit_at, merged_at, deployed_day)`,
-    );
-  }
-  await knex('dora_settings').where({ key: 'change_revision' }).delete();
-  // After the column is dropped: SQLite drops a column by copying the table, without its triggers.
   for (const [name, column] of TOUCHING) {
     if (postgres) await touchOnPostgres(knex, name, column);
     else await touchOnSqlite(knex, name, column);
@@ -71,17 +62,6 @@ exports.down = async function down(knex) {
   }
   await knex.schema.dropTable('dora_touched_days');
   await knex.schema.dropTable('dora_day_versions');
-  if (postgres) await knex.raw('DROP INDEX dora_changes_deployed_at_covering');
-  await knex.schema.alterTable('dora_changes', table => {
-    table.bigInteger('rev').notNullable().defaultTo(0);
-  });
-  if (postgres) {
-    await knex.raw('CREATE SEQUENCE dora_change_revisions');
-    await knex.raw(
-      `CREATE INDEX dora_changes_deployed_at_covering ON dora_changes (deployed_at)
-       INCLUDE (first_commit_at, merged_at, deployed_day, rev)`,
-    );
-  }
 };
 
 /**

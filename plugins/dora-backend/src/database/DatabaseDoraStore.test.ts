@@ -539,6 +539,27 @@ describe('DatabaseDoraStore', () => {
   );
 
   it.each(databases.eachSupportedId())(
+    'answers a window of whole days from kept days alone (%p)',
+    async databaseId => {
+      const knex = await databases.init(databaseId);
+      const store = await storeOn(knex);
+      await store.ingest({
+        deployments: [deployment('late', '2026-11-09T12:00:00Z', { commits })],
+      });
+      const kept = await store.summary({}, november);
+      // Before the window: the summary kept for it is dropped, none of its days is touched.
+      await store.ingest({
+        deployments: [deployment('before', '2026-10-01T00:00:00Z')],
+      });
+      const again = await store.summary({}, november);
+      expect(again).toEqual(kept);
+      expect(again).toEqual(
+        await new MetricQueries(knex, 'UTC').summary({}, november),
+      );
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
     'stores batches for the same services sent at once as it stores them one after another (%p)',
     async databaseId => {
       const services = Array.from({ length: 30 }, (_, i) => ({

@@ -23,17 +23,21 @@ export async function dayVersions(
  * Per-day figures of whole local days, kept per scope with the version each day had when they were
  * read: a summary reads again only the days whose version a write has moved since, and the partial
  * days at its window's edges. Every replica reads the versions from the database, so a write from
- * anywhere is seen by the next summary. The scope used longest ago goes first past `maxSize`.
+ * anywhere is seen by the next summary. Past `maxSize`, the scope used longest ago goes first.
  */
 export class KeptDays<T> {
   private readonly scopes = new Map<string, Map<number, KeptDay<T>>>();
   private keptSize = 0;
 
+  /**
+   * `maxSize` counts each kept day as one, and the values `sizeOf` counts in it besides: a day with
+   * nothing to count is kept too, with its version.
+   */
   constructor(
     private readonly options: {
       timeZone: string;
       maxSize: number;
-      sizeOf: (value: T) => number;
+      sizeOf?: (value: T) => number;
     },
   ) {}
 
@@ -60,13 +64,15 @@ export class KeptDays<T> {
       else if (known.value !== undefined) result.set(day, known.value);
     }
     const start = (day: number) => localDayStart(day, this.options.timeZone);
-    const fresh = await read([
+    const ranges = [
       ...split.edges,
       ...runsOf(stale).map(([from, to]) => ({
         from: start(from),
         to: start(to + 1),
       })),
-    ]);
+    ];
+    // A window of whole days, all of them kept, has nothing to read.
+    const fresh = ranges.length > 0 ? await read(ranges) : new Map<number, T>();
     for (const [day, value] of fresh) result.set(day, value);
     this.keep(
       scopeKey,
@@ -95,7 +101,10 @@ export class KeptDays<T> {
   }
 
   private size(day?: KeptDay<T>) {
-    return day?.value === undefined ? 0 : this.options.sizeOf(day.value);
+    if (!day) return 0;
+    return (
+      1 + (day.value === undefined ? 0 : this.options.sizeOf?.(day.value) ?? 0)
+    );
   }
 }
 

@@ -117,7 +117,6 @@ export class MetricQueries {
     this.deploymentDays = new KeptDays({
       timeZone,
       maxSize: KEPT_DEPLOYMENT_DAYS,
-      sizeOf: () => 1,
     });
   }
 

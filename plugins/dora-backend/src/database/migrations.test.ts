@@ -20,6 +20,22 @@ describe('DORA migrations', () => {
       expect(
         await knex.schema.hasColumn('dora_deployments', 'shipped_changes'),
       ).toBe(true);
+      // Without them, days written to keep their versions and summaries keep stale days for good.
+      const triggers =
+        knex.client.config.client === 'pg'
+          ? await knex('pg_trigger')
+              .where({ tgisinternal: false })
+              .pluck('tgname')
+          : await knex('sqlite_master')
+              .where({ type: 'trigger' })
+              .pluck('name');
+      expect([...triggers].sort()).toEqual(
+        ['dora_changes', 'dora_deployments'].flatMap(table =>
+          ['delete', 'insert', 'update'].map(
+            event => `${table}_touch_${event}`,
+          ),
+        ),
+      );
 
       // One at a time, so that each down runs against the schema its up left.
       while ((await knex.migrate.currentVersion(migrations)) !== 'none') {
