@@ -229,11 +229,12 @@ export class DatabaseDoraStore implements DoraStore {
   }
 
   /**
-   * Last in a write transaction: the row locks it takes are held only until the commit. Moves on the
-   * versions of the days the transaction's statements touched (noted by the day_versions migration's
-   * triggers), in day order, so that two writers never wait on each other's days crosswise.
+   * Last in a write transaction, so that the row locks it takes are held only until the commit: tells
+   * every replica's summaries what changed. Moves on the versions of the days the transaction's
+   * statements touched (noted by the day_versions migration's triggers), in day order, so that two
+   * writers never wait on each other's days crosswise, and replaces the data version.
    */
-  private async replaceDataVersion(tx: Knex.Transaction) {
+  private async markWritten(tx: Knex.Transaction) {
     // SQLite's writers take turns, so every noted day is this writer's.
     const ownDays = isPostgres(tx) ? 'tx = txid_current()' : 'tx = 0';
     await tx.raw(
@@ -398,7 +399,7 @@ export class DatabaseDoraStore implements DoraStore {
         changeIds: [...changeIds.values()],
         incidentIds: [...incidentIds.values()],
       });
-      await this.replaceDataVersion(tx);
+      await this.markWritten(tx);
       return { deploymentIds, changeIds, incidentIds };
     });
     return batches.map(one => ({
@@ -467,7 +468,7 @@ export class DatabaseDoraStore implements DoraStore {
         changeIds: [],
         incidentIds: [],
       });
-      await this.replaceDataVersion(tx);
+      await this.markWritten(tx);
     });
     await this.relinkQueued();
   }
@@ -550,7 +551,7 @@ export class DatabaseDoraStore implements DoraStore {
         rows.map(row => row.id),
       )
       .delete();
-    await this.replaceDataVersion(tx);
+    await this.markWritten(tx);
     return true;
   }
 
@@ -731,7 +732,7 @@ export class DatabaseDoraStore implements DoraStore {
         .insert({ key: 'time_zone', value: this.timeZone })
         .onConflict('key')
         .merge();
-      await this.replaceDataVersion(tx);
+      await this.markWritten(tx);
     });
   }
 }
