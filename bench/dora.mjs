@@ -174,29 +174,37 @@ async function summaryLatencies(backend, label, query) {
 }
 
 const ms = value => `${value.toFixed(1)} ms`;
+const count = value => value.toLocaleString('en-US');
 
-async function ingestRate(backend) {
-  const batches = 20;
-  const size = 1000;
+/** Requests of 1,000 deployments, each with a commit, sent 4 at once as CI pipelines send them. */
+const BATCH_SIZE = 1000;
+const IN_FLIGHT = 4;
+/** Untimed, as a backend that has been taking events runs: its code compiled, its catalog lookups cached. */
+const WARMUP_BATCHES = 8;
+/** Timed: long enough that one slow transaction moves the rate by little. */
+const TIMED_BATCHES = 60;
+
+/** Deployments a second that the batch API stored, over batches `first` to `first + count - 1`. */
+async function ingestRate(backend, first, count) {
   const started = Date.now();
-  const inFlight = 4;
-  let next = 0;
+  let next = first;
   const worker = async () => {
-    while (next < batches) {
+    while (next < first + count) {
       const b = next++;
-      const items = Array.from({ length: size }, (_, i) => ({
-        id: `api-${b}-${i}`,
-        entityRef: `component:default/svc-${(b * size + i) % services}`,
-        finishedAt: new Date(now - (b * size + i) * 1000).toISOString(),
-        commits: [
-          {
-            sha: `${b}`.padStart(8, 'a') + `${i}`.padStart(32, '0'),
-            committedAt: new Date(
-              now - (b * size + i) * 1000 - 3_600_000,
-            ).toISOString(),
-          },
-        ],
-      }));
+      const items = Array.from({ length: BATCH_SIZE }, (_, i) => {
+        const n = b * BATCH_SIZE + i;
+        return {
+          id: `api-${b}-${i}`,
+          entityRef: `component:default/svc-${n % services}`,
+          finishedAt: new Date(now - n * 1000).toISOString(),
+          commits: [
+            {
+              sha: `${b}`.padStart(8, 'a') + `${i}`.padStart(32, '0'),
+              committedAt: new Date(now - n * 1000 - 3_600_000).toISOString(),
+            },
+          ],
+        };
+      });
       const res = await backend.request('/api/dora/deployments', {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
@@ -206,8 +214,8 @@ async function ingestRate(backend) {
         throw new Error(`ingest: ${res.status} ${await res.text()}`);
     }
   };
-  await Promise.all(Array.from({ length: inFlight }, worker));
-  return (batches * size) / ((Date.now() - started) / 1000);
+  await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
+  return (count * BATCH_SIZE) / ((Date.now() - started) / 1000);
 }
 
 /**
@@ -300,9 +308,10 @@ async function postgres() {
     entityRef: 'component:default/svc-42',
   });
   const direct = psqlMilliseconds(database, coreAggregate(now - 90 * DAY_MS));
-  const rate = await ingestRate(backend);
+  const coldRate = await ingestRate(backend, 0, WARMUP_BATCHES);
+  const rate = await ingestRate(backend, WARMUP_BATCHES, TIMED_BATCHES);
   await backend.stop();
-  return { org, team, entity, direct, rate };
+  return { org, team, entity, direct, rate, coldRate };
 }
 
 async function sqlite() {
@@ -364,9 +373,16 @@ computed afresh, and asked again as a page's viewers do, answered from the backe
   )}; organisation afresh p50 / psql: ${(pg.org.fresh.p50 / pg.direct).toFixed(
   2,
 )} (target 1.5 or less), first / psql: ${(pg.org.first / pg.direct).toFixed(2)}
-  batch API: ${Math.round(
-    pg.rate,
-  )} deployments/s, each with a commit, 1,000 a request, 4 requests at once (target 5,000)`);
+  batch API: ${Math.round(pg.rate)} deployments/s over ${count(
+  TIMED_BATCHES * BATCH_SIZE,
+)} (target 5,000), each with a commit, ${count(
+  BATCH_SIZE,
+)} a request, ${IN_FLIGHT} requests at once;
+    the ${count(
+      WARMUP_BATCHES * BATCH_SIZE,
+    )} untimed before them, the first this backend ingested: ${Math.round(
+  pg.coldRate,
+)}/s`);
 if (lite) {
   console.log(`
 SQLite (the embedded default), ${lite.count} deployments
