@@ -495,7 +495,7 @@ describe('DatabaseDoraStore', () => {
   );
 
   it.each(databases.eachSupportedId())(
-    'reads a kept day again once a write has touched it (%p)',
+    'reads a day written beside the store again once the store next writes (%p)',
     async databaseId => {
       const knex = await databases.init(databaseId);
       const store = await storeOn(knex);
@@ -510,7 +510,7 @@ describe('DatabaseDoraStore', () => {
         leadTime: { p50: 96 * HOUR },
       });
 
-      // Written behind the store's back, as no writer does: the day's version stays as it was.
+      // Written behind the store's back, as a data migration would: kept as it was until the store writes.
       await knex('dora_deployments').update({ unplanned_fix: true });
       await knex('dora_changes').update({
         first_commit_at: at('2026-11-04T12:00:00Z'),
@@ -521,9 +521,9 @@ describe('DatabaseDoraStore', () => {
         leadTime: { p50: 96 * HOUR },
       });
 
-      // A write to the same day, from any replica, moves its version on.
+      // The store's next write, from any replica and to any day, moves the days noted beside it on.
       await store.ingest({
-        deployments: [deployment('again', '2026-11-09T18:00:00Z')],
+        deployments: [deployment('again', '2026-11-20T18:00:00Z')],
       });
       const after = window();
       const summary = await store.summary({}, after);

@@ -232,17 +232,21 @@ export class DatabaseDoraStore implements DoraStore {
    * Last in a write transaction, so that the row locks it takes are held only until the commit: tells
    * every replica's summaries what changed. Moves on the versions of the days the transaction's
    * statements touched (noted by the day_versions migration's triggers), in day order, so that two
-   * writers never wait on each other's days crosswise, and replaces the data version.
+   * writers never wait on each other's days crosswise, and replaces the data version. The days that
+   * transactions beside the store noted (a data migration, a fix by hand) move on with them: such a
+   * transaction leaves its notes behind, and one older than every transaction still running has ended.
    */
   private async markWritten(tx: Knex.Transaction) {
-    // SQLite's writers take turns, so every noted day is this writer's.
-    const ownDays = isPostgres(tx) ? 'tx = txid_current()' : 'tx = 0';
+    // SQLite's writers take turns, and all note under 0: every noted day is this writer's or was left.
+    const noted = isPostgres(tx)
+      ? 'tx = txid_current() OR tx < txid_snapshot_xmin(txid_current_snapshot())'
+      : 'tx = 0';
     await tx.raw(
       `INSERT INTO dora_day_versions (day, version)
-       SELECT day, 1 FROM dora_touched_days WHERE ${ownDays} ORDER BY day
+       SELECT DISTINCT day, 1 FROM dora_touched_days WHERE ${noted} ORDER BY day
        ON CONFLICT (day) DO UPDATE SET version = dora_day_versions.version + 1`,
     );
-    await tx('dora_touched_days').whereRaw(ownDays).delete();
+    await tx('dora_touched_days').whereRaw(noted).delete();
     await tx('dora_settings')
       .insert({ key: DATA_VERSION, value: randomUUID() })
       .onConflict('key')
