@@ -321,6 +321,35 @@ describe('DORA webhooks', () => {
   );
 
   it.each(databases.eachSupportedId())(
+    "reads a GitHub delivery sent as a form, GitHub's default for a webhook made through its API (%p)",
+    async databaseId => {
+      const server = await startPortal(databaseId);
+      const form = new URLSearchParams({
+        payload: fixture('github-deployment_status.json'),
+      }).toString();
+      const send = (body: string) =>
+        request(server)
+          .post('/api/events/http/github')
+          .set('Content-Type', 'application/x-www-form-urlencoded')
+          .set('X-GitHub-Event', 'deployment_status')
+          .set('X-Hub-Signature-256', `sha256=${hmac(secrets.github, body)}`)
+          .send(body);
+      expect((await send(form)).status).toBe(202);
+      const summary = await settled(
+        server,
+        s => s.deploymentFrequency.deployments === 1,
+      );
+      expect(summary.deploymentFrequency.deployments).toBe(1);
+
+      const withoutPayload = await send('ref=main');
+      expect(withoutPayload.status).toBe(400);
+      expect(withoutPayload.body.error.message).toBe(
+        'body: a form without a payload field',
+      );
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
     'reads CDEvents of spec 0.3, 0.4 and 0.5, bare or inside a structured CloudEvent (%p)',
     async databaseId => {
       const server = await startPortal(databaseId);

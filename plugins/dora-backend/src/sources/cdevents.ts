@@ -4,8 +4,8 @@ import {
   SourceSettings,
   Subject,
   isProduction,
+  parseJson,
   parseOrExplain,
-  PayloadError,
   timestamp,
 } from './types';
 
@@ -15,7 +15,7 @@ const SPEC_VERSION = /^0\.[345]\.\d+/;
 
 /**
  * Spec versions 0.3 to 0.5: the context fields they share are all Portico reads. 0.5 renamed `version`
- * to `specversion`.
+ * to `specversion`. Custom events (`dev.cdeventsx.<tool>-<subject>.<predicate>.<version>`) pass on unread.
  */
 const context = z
   .object({
@@ -26,7 +26,7 @@ const context = z
     type: z
       .string()
       .regex(
-        /^dev\.cdevents\.[a-z]+\.[a-z]+\.\d+\.\d+\.\d+/,
+        /^dev\.cdevents(\.[a-z]+|x\.[\w-]+)\.[a-z]\w*\.\d+\.\d+\.\d+/,
         'not a CDEvent type (dev.cdevents.<subject>.<predicate>.<version>)',
       ),
     timestamp,
@@ -59,7 +59,8 @@ const changeMerged = z.object({
   subject: z.object({
     id: z.string().min(1),
     source: z.string().optional(),
-    content: z.object({ repository: reference }),
+    // Not required by the spec: the subject's or the event's source names the repository without it.
+    content: z.object({ repository: reference.optional() }),
   }),
 });
 
@@ -106,7 +107,7 @@ export function unwrapCloudEvent(body: unknown): unknown {
     'data' in body
   ) {
     const data = (body as { data: unknown }).data;
-    return typeof data === 'string' ? JSON.parse(data) : data;
+    return typeof data === 'string' ? parseJson(data, 'data') : data;
   }
   return body;
 }
@@ -122,7 +123,8 @@ export function normalizeCdevent(
     event,
     'CDEvent',
   );
-  const [, , subjectName, predicate] = ctx.type.split('.');
+  const [, prefix, subjectName, predicate] = ctx.type.split('.');
+  if (prefix !== 'cdevents') return [];
   switch (`${subjectName}.${predicate}`) {
     case 'service.deployed':
     case 'service.upgraded':
@@ -148,14 +150,16 @@ export function normalizeCdevent(
     }
     case 'change.merged': {
       const { subject } = parseOrExplain(changeMerged, event, ctx.type);
+      const repository =
+        subject.content.repository?.id ?? subject.source ?? ctx.source;
       return [
         {
           kind: 'change',
           record: {
             source: SOURCE,
-            externalId: `${subject.content.repository.id}@${subject.id}`,
+            externalId: `${repository}@${subject.id}`,
             sha: /^[0-9a-f]{40}$/i.test(subject.id) ? subject.id : undefined,
-            subject: subjectOf(subject.content.repository.id),
+            subject: subjectOf(repository),
             mergedAt: ctx.timestamp,
           },
         },
@@ -164,13 +168,10 @@ export function normalizeCdevent(
     case 'incident.detected':
     case 'incident.resolved': {
       const { subject } = parseOrExplain(incident, event, ctx.type);
-      const service = subject.content.service?.id;
-      if (!service) {
-        throw new PayloadError(
-          `${ctx.type}: subject.content.service.id: needed to know whose incident it is`,
-          'subject.content.service.id',
-        );
-      }
+      // Optional in the spec: without it, the incident is kept under its source, unattributed until an
+      // entity carries that as its id.
+      const service =
+        subject.content.service?.id ?? subject.source ?? ctx.source;
       return [
         {
           kind: 'incident',

@@ -29,15 +29,25 @@ const FINAL_STATES = ['success', 'failure', 'error'];
 
 /**
  * Portico reads three optional fields of the deployment's own `payload` (what the deploying tool sent to
- * GitHub's API): `rollback`, `unplannedFix`, and `fixes` (the id of the deployment it fixed).
+ * GitHub's API): `rollback`, `unplannedFix`, and `fixes` (the id of the deployment it fixed). A tool that
+ * sent the payload as a string of JSON gets it back as that string.
  */
 const deploymentPayload = z
-  .object({
-    rollback: z.boolean().optional(),
-    unplannedFix: z.boolean().optional(),
-    fixes: z.union([z.string(), z.number()]).optional(),
-  })
-  .partial()
+  .preprocess(
+    value => {
+      if (typeof value !== 'string') return value;
+      try {
+        return JSON.parse(value);
+      } catch {
+        return {};
+      }
+    },
+    z.object({
+      rollback: z.boolean().optional(),
+      unplannedFix: z.boolean().optional(),
+      fixes: z.union([z.string(), z.number()]).optional(),
+    }),
+  )
   .catch({});
 
 const deploymentStatusEvent = z.object({
@@ -136,16 +146,19 @@ export function normalizeGithub(
             externalId: String(event.deployment.id),
             subject: subjectOf(event.repository),
             environment,
+            // GitHub sends false for every environment but one named "production" unless told
+            // otherwise: the configured names count as well.
             production:
-              event.deployment.production_environment ??
+              event.deployment.production_environment === true ||
               isProduction(settings, environment),
             succeeded: status.state === 'success',
             finishedAt: status.created_at,
             commitSha: event.deployment.sha,
+            // An environment without a URL comes as "".
             url:
-              status.environment_url ??
-              status.target_url ??
-              status.log_url ??
+              status.environment_url ||
+              status.target_url ||
+              status.log_url ||
               undefined,
             rollback:
               extra.rollback ?? /rollback/i.test(event.deployment.task ?? ''),

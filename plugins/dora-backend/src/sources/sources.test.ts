@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { normalizeCdevent } from './cdevents';
 import { normalizeGithub } from './github';
 import { normalizeGitlab } from './gitlab';
-import { DEFAULT_SOURCE_SETTINGS } from './types';
+import { DEFAULT_SOURCE_SETTINGS, PayloadError } from './types';
 
 const fixture = (name: string) =>
   JSON.parse(readFileSync(join(__dirname, '..', '__fixtures__', name), 'utf8'));
@@ -97,6 +97,70 @@ describe('sources', () => {
         }),
       },
     ]);
+  });
+
+  it('reads GitHub deployments as GitHub sends them for an environment other than "production"', () => {
+    const event = fixture('github-deployment_status.json');
+    // What GitHub sends for an environment named otherwise, with no URL set and a payload sent as a string.
+    event.deployment_status.environment = 'prod';
+    event.deployment.environment = 'prod';
+    event.deployment.production_environment = false;
+    event.deployment.payload = '{"rollback":true}';
+    event.deployment_status.environment_url = '';
+    expect(normalizeGithub('deployment_status', event, settings)).toEqual([
+      {
+        kind: 'deployment',
+        record: expect.objectContaining({
+          environment: 'prod',
+          production: true,
+          rollback: true,
+          url: 'https://deploy.acme.example/releases/checkout-service/2026.11.20-1',
+        }),
+      },
+    ]);
+    event.deployment_status.environment = 'staging';
+    event.deployment.environment = 'staging';
+    expect(
+      normalizeGithub('deployment_status', event, settings)[0].record,
+    ).toMatchObject({ production: false });
+  });
+
+  it('reads CDEvents without the content fields that the spec leaves optional', () => {
+    const merged = fixture('cdevents-change.merged-0.4.json');
+    delete merged.subject.content.repository;
+    merged.subject.source = 'https://git.acme.example/acme/checkout-service';
+    expect(normalizeCdevent(merged, settings)[0].record).toMatchObject({
+      subject: {
+        annotation: 'portico.dev/dora-id',
+        value: 'https://git.acme.example/acme/checkout-service',
+      },
+    });
+    const detected = fixture('cdevents-incident.detected-0.4.json');
+    delete detected.subject.content.service;
+    delete detected.subject.source;
+    expect(normalizeCdevent(detected, settings)[0].record).toMatchObject({
+      detectedAt: Date.parse('2026-11-20T11:02:14.512Z'),
+      subject: {
+        annotation: 'portico.dev/dora-id',
+        value: detected.context.source,
+      },
+    });
+  });
+
+  it('passes custom CDEvents on unread, and names a CloudEvent whose data is not JSON', () => {
+    const custom = fixture('cdevents-service.deployed-0.4.json');
+    custom.context.type = 'dev.cdeventsx.harbor-quota.exceeded.0.1.0';
+    expect(normalizeCdevent(custom, settings)).toEqual([]);
+    const structured = {
+      specversion: '1.0',
+      id: 'e-1',
+      source: '/ci',
+      type: 'dev.cdevents.service.deployed.0.2.0',
+      data: '{"context": ',
+    };
+    expect(() => normalizeCdevent(structured, settings)).toThrow(
+      new PayloadError('data: not valid JSON', 'data'),
+    );
   });
 
   it('ignores events that say nothing about delivery', () => {

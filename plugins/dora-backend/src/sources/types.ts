@@ -60,6 +60,15 @@ export function parseOrExplain<T>(
   throw new PayloadError(`${what}: ${field}: ${issue.message}`, field);
 }
 
+/** `text` as JSON, or a PayloadError naming `field`. */
+export function parseJson(text: string, field: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new PayloadError(`${field}: not valid JSON`, field);
+  }
+}
+
 /** An ISO 8601 time with a zone (or GitLab's "2026-11-20 10:20:00 +0100" / "... UTC"), as epoch ms. */
 export const timestamp = z.string().transform((value, ctx) => {
   const normalized = value

@@ -14,7 +14,7 @@ import { normalizeCdevent } from '../sources/cdevents';
 import { normalizeGithub } from '../sources/github';
 import { normalizeGitlab } from '../sources/gitlab';
 import { normalizePagerDuty } from '../sources/pagerduty';
-import { PayloadError } from '../sources/types';
+import { parseJson, PayloadError } from '../sources/types';
 import { readSourceSettings } from '../service/config';
 import {
   bearerToken,
@@ -118,21 +118,40 @@ export const eventsModuleDoraWebhooks = createBackendModule({
             request => normalizeCdevent(request.body, settings),
           ),
         });
+        // The events plugin reads every body raw; a request without one has none.
+        const raw = (body: unknown) =>
+          Buffer.isBuffer(body) ? body : Buffer.alloc(0);
         // Structured-mode CloudEvents carry their own media type.
         events.addHttpPostBodyParser({
           contentType: 'application/cloudevents+json',
-          parser: async (request, _mediaType, _topic) => {
-            const bodyBuffer: Buffer = request.body;
-            const encoding = 'utf-8';
-            try {
-              return {
-                bodyParsed: JSON.parse(bodyBuffer.toString(encoding)),
-                bodyBuffer,
-                encoding,
-              };
-            } catch {
-              throw new PayloadError('body: not valid JSON', '(body)');
+          parser: async request => {
+            const bodyBuffer = raw(request.body);
+            return {
+              bodyParsed: parseJson(bodyBuffer.toString('utf-8'), 'body'),
+              bodyBuffer,
+              encoding: 'utf-8',
+            };
+          },
+        });
+        // A GitHub webhook made through its API without a content type sends its JSON in a form field.
+        events.addHttpPostBodyParser({
+          contentType: 'application/x-www-form-urlencoded',
+          parser: async request => {
+            const bodyBuffer = raw(request.body);
+            const payload = new URLSearchParams(
+              bodyBuffer.toString('utf-8'),
+            ).get('payload');
+            if (payload === null) {
+              throw new PayloadError(
+                'body: a form without a payload field',
+                'payload',
+              );
             }
+            return {
+              bodyParsed: parseJson(payload, 'payload'),
+              bodyBuffer,
+              encoding: 'utf-8',
+            };
           },
         });
         await new GithubEventRouter({ events: eventsService }).subscribe();
