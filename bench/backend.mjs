@@ -16,6 +16,14 @@ export const pgUrl =
   process.env.PORTICO_PG_URL ?? 'postgresql://portico:portico@127.0.0.1:5432';
 export const sleep = ms => new Promise(r => setTimeout(r, ms));
 export const seconds = ms => (ms / 1000).toFixed(1);
+// Ctrl-C or a kill ends the bench through its 'exit' handlers, which stop the backends it started.
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+]) {
+  process.once(signal, () => process.exit(code));
+}
+
 export const log = message =>
   console.log(`[${new Date().toISOString().slice(11, 19)}] ${message}`);
 
@@ -113,10 +121,11 @@ export async function startBackend({ label, config, work, keepDatabases }) {
     },
   );
   closeSync(logFd);
-  // A bench that fails leaves no backend behind.
+  // A bench that fails or is stopped leaves no backend behind. It is exiting and cannot wait: a backend
+  // told to stop whose parent had gone stopped its tasks and then hung.
   const stopOnExit = () => {
     try {
-      process.kill(-child.pid, 'SIGTERM');
+      process.kill(-child.pid, 'SIGKILL');
     } catch {
       // Gone already.
     }
