@@ -172,10 +172,20 @@ export async function startBackend({ label, config, work, keepDatabases }) {
       Number(
         /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1],
       ) / 1024,
+    // Told to stop, a production backend waits for the events bus's long polls to its own router (up to
+    // a minute) before it exits: what it had to finish is done well within a few seconds.
     stop: async () => {
       process.off('exit', stopOnExit);
+      const exited = new Promise(r => child.once('exit', r));
       process.kill(-child.pid, 'SIGTERM');
-      await new Promise(r => child.once('exit', r));
+      const stopped = await Promise.race([
+        exited.then(() => true),
+        sleep(5000).then(() => false),
+      ]);
+      if (!stopped) {
+        process.kill(-child.pid, 'SIGKILL');
+        await exited;
+      }
     },
   };
 }
