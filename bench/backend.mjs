@@ -131,11 +131,12 @@ export async function startBackend({ label, config, work, keepDatabases }) {
     }
   };
   process.once('exit', stopOnExit);
+  // Ended on its own or by a signal (then without an exit code).
+  const hasExited = () => child.exitCode !== null || child.signalCode !== null;
   const started = Date.now();
   const base = `http://localhost:${port}`;
   for (;;) {
-    if (child.exitCode !== null)
-      throw new Error(`backend exited; see ${logFile}`);
+    if (hasExited()) throw new Error(`backend exited; see ${logFile}`);
     const ready = await fetch(`${base}/.backstage/health/v1/readiness`).then(
       r => r.ok,
       () => false,
@@ -154,7 +155,7 @@ export async function startBackend({ label, config, work, keepDatabases }) {
     prefix,
     logFile,
     output: () => readFileSync(logFile).subarray(logStart).toString(),
-    exited: () => child.exitCode !== null,
+    exited: hasExited,
     request: (path, init = {}) =>
       fetch(`${base}${path}`, {
         ...init,
