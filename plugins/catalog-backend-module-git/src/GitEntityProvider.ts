@@ -482,7 +482,7 @@ export class GitEntityProvider implements EntityProvider {
       if (unchanged) unchanged = (await fileAt(path))?.blob === blob;
     }
     if (previous && unchanged) return previous;
-    // A broken file keeps serving its last good entities; its errors say why it is not updated.
+    // A file that cannot be read keeps serving its last good entities; its errors say why.
     const failed = (errors: DescriptorError[]): StoredFile => ({
       path: entry.path,
       blob: entry.blob,
@@ -516,7 +516,18 @@ export class GitEntityProvider implements EntityProvider {
         return objects.read(target.blob, maxBytes);
       },
     });
-    if (parsed.errors.length) return failed(parsed.errors);
+    if (parsed.errors.length) {
+      // The documents that read well are taken. The file's earlier entities stay beside them until it
+      // reads without errors: a broken document may be one of them.
+      const taken = new Set(parsed.entities.map(e => stringifyEntityRef(e)));
+      const kept = (previous?.entities ?? []).filter(
+        e => !taken.has(stringifyEntityRef(e)),
+      );
+      return {
+        ...failed(parsed.errors),
+        entities: [...parsed.entities, ...kept],
+      };
+    }
     return {
       path: entry.path,
       blob: entry.blob,

@@ -4,7 +4,12 @@ import { resolve } from 'node:path';
 import { isGlob, isLocalRemote, RepositoryDiscovery } from './discovery';
 import { GitProviderSettings } from './GitEntityProvider';
 
-const DEFAULT_FILES = ['catalog-info.yaml', '.backstage/*.yaml'];
+const DEFAULT_FILES = [
+  'catalog-info.yaml',
+  'catalog-info.yml',
+  '.backstage/*.yaml',
+  '.backstage/*.yml',
+];
 
 export interface ProviderConfig {
   settings: GitProviderSettings;

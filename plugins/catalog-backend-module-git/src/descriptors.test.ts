@@ -118,17 +118,13 @@ describe('parseDescriptor', () => {
       'metadata.name',
       'apiVersion: v1\nkind: Component\nmetadata:\n  title: A\n',
     ],
-    [
-      'metadata.name',
-      'apiVersion: v1\nkind: Component\nmetadata:\n  name: 7\n',
-    ],
   ])(
-    'reports a document without %s and the line it starts on',
+    'reports a document without %s and the line it starts on, and reads the others',
     async (missing, document) => {
       const result = await parse(`${component('a')}---\n${document}`);
 
       expect(result).toEqual({
-        entities: [],
+        entities: [expect.objectContaining({ metadata: { name: 'a' } })],
         errors: [
           {
             file: 'catalog-info.yaml',
@@ -139,6 +135,32 @@ describe('parseDescriptor', () => {
       });
     },
   );
+
+  it.each([
+    [
+      'name: 2048',
+      'has metadata.name 2048, a number: quote it to make it a string',
+    ],
+    [
+      'name: a\n  annotations:\n    - backstage.io/techdocs-ref: dir:.',
+      'has metadata.annotations as a sequence: write it as a mapping of names to strings',
+    ],
+  ])('says what to fix in a document with %j', async (lines, problem) => {
+    const result = await parse(
+      `apiVersion: v1\nkind: Component\nmetadata:\n  ${lines}\n`,
+    );
+
+    expect(result).toEqual({
+      entities: [],
+      errors: [
+        {
+          file: 'catalog-info.yaml',
+          line: 1,
+          message: `document starting at line 1 ${problem}`,
+        },
+      ],
+    });
+  });
 
   it('reports errors of a stream without documents', async () => {
     await expect(parse('%YAML 9\n')).resolves.toEqual({
@@ -317,34 +339,32 @@ describe('parseDescriptor', () => {
     expect(readFile).not.toHaveBeenCalled();
   });
 
-  it('rejects an absolute placeholder path', async () => {
-    const result = await parse(component('a', 'x:\n  $text: /etc/passwd\n'));
-
-    expect(result.entities).toEqual([]);
-    expect(result.errors).toEqual([
+  it("resolves a placeholder path that starts with a slash from the repository's root, never above it", async () => {
+    const result = await parse(
+      component('a', 'x:\n  $text: /../../etc/passwd\n'),
       {
-        file: 'catalog-info.yaml',
-        line: 8,
-        message:
-          '$text placeholder path /etc/passwd is absolute; use a path relative to the descriptor',
+        path: 'services/a/catalog-info.yaml',
+        readFile: repository({ 'etc/passwd': 'in the repository' }),
       },
-    ]);
+    );
+
+    expect(result.errors).toEqual([]);
+    expect(result.entities[0].spec).toEqual({
+      type: 'service',
+      x: 'in the repository',
+    });
   });
 
-  it('rejects a placeholder URL', async () => {
+  it("leaves a placeholder URL for the catalog's own placeholder processor", async () => {
     const result = await parse(
       component('a', 'x:\n  $json: https://example.com/a.json\n'),
     );
 
-    expect(result.entities).toEqual([]);
-    expect(result.errors).toEqual([
-      {
-        file: 'catalog-info.yaml',
-        line: 8,
-        message:
-          '$json placeholder path https://example.com/a.json is a URL; only files of the same repository can be referenced',
-      },
-    ]);
+    expect(result.errors).toEqual([]);
+    expect(result.entities[0].spec).toEqual({
+      type: 'service',
+      x: { $json: 'https://example.com/a.json' },
+    });
   });
 
   it('reports a missing placeholder target', async () => {
@@ -507,12 +527,12 @@ describe('parseDescriptor', () => {
     ).rejects.toThrow('git object store unavailable');
   });
 
-  it('returns no entities when any document has an error', async () => {
+  it('returns the documents that read well beside the errors of the others', async () => {
     const result = await parse(
       `${component('a')}---\n${component('b')}---\nkind: Component\n`,
     );
 
-    expect(result.entities).toEqual([]);
+    expect(result.entities.map(e => e.metadata.name)).toEqual(['a', 'b']);
     expect(result.errors).toEqual([
       {
         file: 'catalog-info.yaml',

@@ -157,9 +157,8 @@ export async function parseDescriptor(options: {
     }
   }
 
-  return context.errors.length
-    ? { entities: [], errors: context.errors }
-    : { entities, errors: [] };
+  // As the catalog's own reading does: a broken document does not keep the others out.
+  return { entities, errors: context.errors };
 }
 
 /** Returns the document's entity, or undefined when it is empty or has errors (recorded in the context). */
@@ -245,6 +244,10 @@ function findPlaceholders(
         });
         return visit.SKIP;
       }
+      // The catalog's own placeholder processor reads URLs, through the hosts its integrations allow.
+      if (reference.value.includes('://')) {
+        return visit.SKIP;
+      }
       const target = resolveTarget(path, reference.value);
       if (target.ok) {
         placeholders.push({ node, kind, target: target.path, line });
@@ -306,24 +309,17 @@ function substitutePlaceholders(
   });
 }
 
-/** Resolves a placeholder path against the descriptor's directory, refusing anything outside the repository. */
+/**
+ * Resolves a placeholder path against the descriptor's directory, or against the repository's root when it
+ * starts with a slash (as the catalog resolves it against a repository URL); refuses anything outside.
+ */
 function resolveTarget(
   descriptorPath: string,
   reference: string,
 ): { ok: true; path: string } | { ok: false; problem: string } {
-  if (reference.includes('://')) {
-    return {
-      ok: false,
-      problem: 'is a URL; only files of the same repository can be referenced',
-    };
-  }
-  if (posix.isAbsolute(reference)) {
-    return {
-      ok: false,
-      problem: 'is absolute; use a path relative to the descriptor',
-    };
-  }
-  const path = posix.join(posix.dirname(descriptorPath), reference);
+  const path = posix.isAbsolute(reference)
+    ? posix.normalize(reference).replace(/^\/+/, '')
+    : posix.join(posix.dirname(descriptorPath), reference);
   if (path === '..' || path.startsWith('../')) {
     return { ok: false, problem: 'climbs out of the repository' };
   }
@@ -427,23 +423,45 @@ function nestsTooDeeply(tokens: Iterable<CST.Token>): boolean {
   return false;
 }
 
-/** Describes what keeps a non-empty document from being an entity, if anything. Non-strings count as missing. */
+/** Describes what keeps a non-empty document from being an entity, if anything. */
 function describeShapeProblem(value: unknown): string | undefined {
   if (!isRecord(value)) {
-    const type = Array.isArray(value) ? 'sequence' : typeof value;
-    return `is a ${type}, not a mapping`;
+    return `is a ${typeName(value)}, not a mapping`;
   }
-  const missing = [];
-  if (!isNonEmptyString(value.apiVersion)) {
-    missing.push('apiVersion');
+  const metadata = isRecord(value.metadata) ? value.metadata : {};
+  const fields: Array<[string, unknown]> = [
+    ['apiVersion', value.apiVersion],
+    ['kind', value.kind],
+    ['metadata.name', metadata.name],
+  ];
+  const missing = fields.filter(
+    ([, field]) => field === undefined || field === null || field === '',
+  );
+  if (missing.length) {
+    return `is missing ${missing.map(([name]) => name).join(', ')}`;
   }
-  if (!isNonEmptyString(value.kind)) {
-    missing.push('kind');
+  // YAML reads `name: 2048` or `name: true` as a number or a boolean.
+  const notText = fields.find(([, field]) => typeof field !== 'string');
+  if (notText) {
+    const [name, field] = notText;
+    return `has ${name} ${JSON.stringify(field)}, a ${typeName(
+      field,
+    )}: quote it to make it a string`;
   }
-  if (!isRecord(value.metadata) || !isNonEmptyString(value.metadata.name)) {
-    missing.push('metadata.name');
+  for (const name of ['annotations', 'labels']) {
+    const map = metadata[name];
+    if (map !== undefined && map !== null && !isRecord(map)) {
+      return `has metadata.${name} as a ${typeName(
+        map,
+      )}: write it as a mapping of names to strings`;
+    }
   }
-  return missing.length ? `is missing ${missing.join(', ')}` : undefined;
+  return undefined;
+}
+
+function typeName(value: unknown): string {
+  if (Array.isArray(value)) return 'sequence';
+  return value === null ? 'null' : typeof value;
 }
 
 function syntaxError(file: string, error: YAMLError): DescriptorError {
@@ -486,8 +504,4 @@ function isPlaceholderKind(key: unknown): key is PlaceholderKind {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function isNonEmptyString(value: unknown): value is string {
-  return typeof value === 'string' && value.length > 0;
 }

@@ -161,6 +161,7 @@ describe.each([
         'specs/openapi.yaml':
           'openapi: 3.0.3\ninfo: { title: Cart, version: 1.0.0 }\n',
         '.backstage/shared.yaml': component('shared'),
+        '.backstage/gifts.yml': component('gift-cards'),
       });
       daemon.createRepository('tools', {
         'catalog-info.yaml': component('deployer'),
@@ -175,8 +176,9 @@ describe.each([
           .where({ url: daemon.url(name) })
           .first();
 
-      // Initial ingest: both default globs, every document, and where each entity came from.
+      // Initial ingest: the default globs, every document, and where each entity came from.
       const cart = await present('cart');
+      await present('gift-cards');
       await present('wishlist');
       await present('reviews');
       await present('deployer');
@@ -252,10 +254,12 @@ describe.each([
       );
       expect((await statusOf(daemon.url('tools'))).fileErrors).toEqual([]);
 
-      // Broken YAML: the error is recorded, the file's last good entity stays, the rest is ingested.
+      // Broken YAML where deployer was: the error is recorded, the file's last good entity stays, its
+      // document that reads well and the rest are ingested.
       daemon.commit('tools', {
-        'catalog-info.yaml':
-          'apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: [oops\n',
+        'catalog-info.yaml': `${component(
+          'packager',
+        )}---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: [oops\n`,
         '.backstage/new.yaml': component('linter'),
         // Valid YAML that the catalog itself cannot process: its error shows in the status too.
         '.backstage/widget.yaml':
@@ -263,6 +267,7 @@ describe.each([
       });
       await sync();
       await present('linter');
+      await present('packager');
       const brokenFile = await eventually(
         () =>
           knex('portico_git_files')
@@ -273,16 +278,16 @@ describe.each([
       );
       expect(JSON.parse(brokenFile.errors)[0]).toMatchObject({
         file: 'catalog-info.yaml',
-        line: 5,
+        line: 15,
       });
       expect((await entity('deployer')).status).toBe(200);
 
       // The status API shows the same to a person: per repository, its commit, entity count and errors.
       const tools = await statusOf(daemon.url('tools'));
       expect(tools).toMatchObject({
-        entityCount: 4,
+        entityCount: 5,
         fileErrors: [
-          expect.objectContaining({ file: 'catalog-info.yaml', line: 5 }),
+          expect.objectContaining({ file: 'catalog-info.yaml', line: 15 }),
         ],
       });
       expect(tools.syncedCommit).toMatch(/^[0-9a-f]{40}$/);
@@ -370,6 +375,7 @@ describe.each([
         'deployer',
         body => body.metadata.description === 'fixed again',
       );
+      await absent('packager');
       await eventually(
         async () =>
           (await repositoryRow('shop'))?.last_error === null ? true : undefined,
