@@ -169,6 +169,8 @@ ensure_postgres() {
 
 # TechDocs builds docs with mkdocs on the host. Optional: without it the portal runs and docs say why.
 ensure_mkdocs() {
+  # Sites made for Backstage name the techdocs-core plugin, which only PyPI has: Portico brings a stand-in.
+  export PYTHONPATH="$PORTICO_ROOT/scripts/mkdocs-plugins${PYTHONPATH:+:$PYTHONPATH}"
   command -v mkdocs >/dev/null && return
   if [ "$(id -u)" = 0 ]; then
     install_packages "mkdocs for TechDocs" mkdocs mkdocs-material

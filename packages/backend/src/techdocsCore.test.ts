@@ -1,0 +1,39 @@
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const repoRoot = resolve(__dirname, '../../..');
+
+describe('local TechDocs builds', () => {
+  it("build a site that names the techdocs-core plugin, as the docs template's sites do, with its theme and Markdown", () => {
+    const site = mkdtempSync(join(tmpdir(), 'portico-techdocs-'));
+    cpSync(join(repoRoot, 'templates/docs-site/content'), site, {
+      recursive: true,
+    });
+    writeFileSync(
+      join(site, 'docs/index.md'),
+      '# Payments\n\n!!! warning "Before you deploy"\n    Run the migrations.\n\n- [x] on call set up\n',
+    );
+    // What ./portico start gives the backend, whose TechDocs generator runs mkdocs as below.
+    execFileSync(
+      'bash',
+      [
+        '-c',
+        'source scripts/lib.sh && ensure_mkdocs && cd "$1" && mkdocs build -f mkdocs.yml -d out',
+        'build',
+        site,
+      ],
+      {
+        cwd: repoRoot,
+        env: { ...process.env, PORTICO_ROOT: repoRoot },
+        stdio: 'pipe',
+      },
+    );
+
+    const page = readFileSync(join(site, 'out/index.html'), 'utf8');
+    expect(page).toContain('class="md-header');
+    expect(page).toMatch(/class="admonition warning"[\s\S]*Before you deploy/);
+    expect(page).toContain('task-list-item');
+  });
+});
