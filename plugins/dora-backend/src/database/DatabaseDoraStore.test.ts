@@ -716,6 +716,64 @@ describe('DatabaseDoraStore', () => {
   );
 
   it.each(databases.eachSupportedId())(
+    'keeps a reopened incident open until a resolution after the reopening, whatever the order of deliveries (%p)',
+    async databaseId => {
+      const store = await createStore(databaseId);
+      const reopened = (id: string, detectedAt: string, reopenedAt: string) =>
+        incident(id, detectedAt, undefined, { reopenedAt: at(reopenedAt) });
+      await store.ingest({
+        deployments: [
+          deployment('d1', '2026-11-10T10:00:00Z'),
+          deployment('d2', '2026-11-20T10:00:00Z'),
+        ],
+      });
+      // In order: resolved at noon, reopened at one.
+      await store.ingest({
+        incidents: [
+          incident('a', '2026-11-10T11:00:00Z', '2026-11-10T12:00:00Z'),
+        ],
+      });
+      await store.ingest({
+        incidents: [
+          reopened('a', '2026-11-10T11:00:00Z', '2026-11-10T13:00:00Z'),
+        ],
+      });
+      // Out of order: the reopening first, then the resolution before it.
+      await store.ingest({
+        incidents: [
+          reopened('b', '2026-11-20T11:00:00Z', '2026-11-20T13:00:00Z'),
+        ],
+      });
+      await store.ingest({
+        incidents: [
+          incident('b', '2026-11-20T11:00:00Z', '2026-11-20T12:00:00Z'),
+        ],
+      });
+      let summary = await figures(store);
+      expect(summary.changeFailureRate).toMatchObject({ failed: 2 });
+      expect(summary.recoveryTime).toMatchObject({ recovered: 0 });
+
+      // Resolved after the reopenings; a late redelivery of the first resolution changes nothing.
+      await store.ingest({
+        incidents: [
+          incident('a', '2026-11-10T11:00:00Z', '2026-11-10T15:00:00Z'),
+          incident('b', '2026-11-20T11:00:00Z', '2026-11-20T16:00:00Z'),
+        ],
+      });
+      await store.ingest({
+        incidents: [
+          incident('a', '2026-11-10T11:00:00Z', '2026-11-10T12:00:00Z'),
+        ],
+      });
+      summary = await figures(store);
+      expect(summary.recoveryTime).toMatchObject({
+        recovered: 2,
+        medianSeconds: 5.5 * HOUR,
+      });
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
     'keeps the owner an event had when it arrived (%p)',
     async databaseId => {
       const store = await createStore(databaseId);

@@ -1092,12 +1092,15 @@ interface IncidentRow {
   url: string | null;
   detected_at: number;
   resolved_at: number | null;
+  reopened_at: number | null;
   deployment_source: string | null;
   deployment_external_id: string | null;
 }
 
 function toIncidentRow(record: IncidentRecord): IncidentRow {
-  const detectedAt = wholeMs(record.detectedAt ?? record.resolvedAt);
+  const detectedAt = wholeMs(
+    record.detectedAt ?? record.resolvedAt ?? record.reopenedAt,
+  );
   if (detectedAt === undefined) {
     throw new Error(`incident ${record.externalId} has no time`);
   }
@@ -1109,6 +1112,7 @@ function toIncidentRow(record: IncidentRecord): IncidentRow {
     url: record.url ?? null,
     detected_at: detectedAt,
     resolved_at: wholeMs(record.resolvedAt) ?? null,
+    reopened_at: wholeMs(record.reopenedAt) ?? null,
     deployment_source: record.cause?.source ?? null,
     deployment_external_id: record.cause?.externalId ?? null,
   };
@@ -1127,22 +1131,28 @@ function fromStoredIncident(row: any): IncidentRow {
     url: row.url,
     detected_at: Number(row.detected_at),
     resolved_at: row.resolved_at === null ? null : Number(row.resolved_at),
+    reopened_at: row.reopened_at === null ? null : Number(row.reopened_at),
     deployment_source: row.deployment_source,
     deployment_external_id: row.deployment_external_id,
   };
 }
 
-/** Detection is the earliest time heard, resolution the latest; other fields keep what was first known. */
+/** The later of two times, either of which may be unknown. */
+const later = (a: number | null, b: number | null) =>
+  a === null || b === null ? a ?? b : Math.max(a, b);
+
+/**
+ * Detection is the earliest time heard, resolution the latest unless a reopening came after it; other
+ * fields keep what was first known.
+ */
 function mergeIncident(
   stored: IncidentRow | undefined,
   next: IncidentRow,
 ): IncidentRow {
   if (!stored) return next;
   const attributed = stored.entity_ref ? stored : next;
-  const resolvedAt =
-    stored.resolved_at === null || next.resolved_at === null
-      ? stored.resolved_at ?? next.resolved_at
-      : Math.max(stored.resolved_at, next.resolved_at);
+  const reopenedAt = later(stored.reopened_at, next.reopened_at);
+  const resolvedAt = later(stored.resolved_at, next.resolved_at);
   return {
     ...stored,
     entity_ref: attributed.entity_ref,
@@ -1152,7 +1162,11 @@ function mergeIncident(
     title: stored.title ?? next.title,
     url: stored.url ?? next.url,
     detected_at: Math.min(stored.detected_at, next.detected_at),
-    resolved_at: resolvedAt,
+    resolved_at:
+      resolvedAt !== null && (reopenedAt === null || resolvedAt > reopenedAt)
+        ? resolvedAt
+        : null,
+    reopened_at: reopenedAt,
     deployment_source: stored.deployment_source ?? next.deployment_source,
     deployment_external_id:
       stored.deployment_external_id ?? next.deployment_external_id,

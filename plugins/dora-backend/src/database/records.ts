@@ -52,6 +52,8 @@ export interface IncidentRecord {
   /** Absent on a resolution that arrives before its detection; the resolution time stands in until then. */
   detectedAt?: number;
   resolvedAt?: number;
+  /** When it was reopened: it is open until a resolution after this. */
+  reopenedAt?: number;
   /** The deployment the sender says caused it. */
   cause?: DeploymentKey;
   demo?: boolean;

@@ -22,6 +22,7 @@ const webhook = z.object({
 export const PAGERDUTY_EVENTS = [
   'incident.triggered',
   'incident.resolved',
+  'incident.reopened',
 ] as const;
 
 /**
@@ -58,6 +59,8 @@ export function normalizePagerDuty(payload: unknown): NormalizedEvent[] {
           (type === 'incident.triggered' ? event.occurred_at : undefined),
         resolvedAt:
           type === 'incident.resolved' ? event.occurred_at : undefined,
+        reopenedAt:
+          type === 'incident.reopened' ? event.occurred_at : undefined,
       },
     },
   ];

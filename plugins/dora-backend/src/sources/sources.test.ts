@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { normalizeCdevent } from './cdevents';
 import { normalizeGithub } from './github';
 import { normalizeGitlab } from './gitlab';
+import { normalizePagerDuty } from './pagerduty';
 import { DEFAULT_SOURCE_SETTINGS, PayloadError } from './types';
 
 const fixture = (name: string) =>
@@ -161,6 +162,17 @@ describe('sources', () => {
     expect(() => normalizeCdevent(structured, settings)).toThrow(
       new PayloadError('data: not valid JSON', 'data'),
     );
+  });
+
+  it('reads a reopened PagerDuty incident as reopened at the time of the event', () => {
+    const event = fixture('pagerduty-incident.resolved.json');
+    event.event.event_type = 'incident.reopened';
+    event.event.occurred_at = '2026-11-20T12:10:00.000Z';
+    expect(normalizePagerDuty(event)[0].record).toMatchObject({
+      externalId: event.event.data.id,
+      reopenedAt: Date.parse('2026-11-20T12:10:00Z'),
+      resolvedAt: undefined,
+    });
   });
 
   it('ignores events that say nothing about delivery', () => {
