@@ -1,5 +1,6 @@
 import {
   DEFAULT_MAX_DESCRIPTOR_BYTES,
+  DEFAULT_MAX_TARGET_BYTES,
   parseDescriptor,
   ReadRepositoryFile,
 } from './descriptors';
@@ -21,6 +22,7 @@ function parse(
     path?: string;
     readFile?: ReadRepositoryFile;
     maxBytes?: number;
+    maxTargetBytes?: number;
   } = {},
 ) {
   return parseDescriptor({
@@ -30,6 +32,7 @@ function parse(
       : Buffer.from(descriptor, 'utf8'),
     readFile: options.readFile ?? repository(),
     maxBytes: options.maxBytes,
+    maxTargetBytes: options.maxTargetBytes,
   });
 }
 
@@ -276,7 +279,7 @@ describe('parseDescriptor', () => {
     expect(result.entities[0].spec?.definition).toBe('openapi: 3.0.0\n');
     expect(readFile).toHaveBeenCalledWith(
       'services/a/openapi.yaml',
-      DEFAULT_MAX_DESCRIPTOR_BYTES,
+      DEFAULT_MAX_TARGET_BYTES,
     );
   });
 
@@ -418,13 +421,15 @@ describe('parseDescriptor', () => {
     ]);
   });
 
-  it('rejects a placeholder target over the size limit', async () => {
+  it('rejects a placeholder target over its size limit, larger than the descriptor limit', async () => {
     const readFile = repository({ 'big.txt': 'x'.repeat(2048) });
+    const descriptor = component('a', 'x:\n  $text: big.txt\n');
 
-    const result = await parse(component('a', 'x:\n  $text: big.txt\n'), {
-      readFile,
-      maxBytes: 1024,
-    });
+    const read = await parse(descriptor, { readFile, maxBytes: 1024 });
+    expect(read.errors).toEqual([]);
+    expect(read.entities[0].spec?.x).toHaveLength(2048);
+
+    const result = await parse(descriptor, { readFile, maxTargetBytes: 1024 });
 
     expect(result.errors).toEqual([
       {

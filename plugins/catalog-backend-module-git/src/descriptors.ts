@@ -41,6 +41,8 @@ export interface ParsedDescriptor {
 }
 
 export const DEFAULT_MAX_DESCRIPTOR_BYTES = 1024 * 1024; // 1 MiB
+/** The API definition of a large service, which `$text` brings in, runs to several megabytes. */
+export const DEFAULT_MAX_TARGET_BYTES = 10 * 1024 * 1024; // 10 MiB
 
 // Enough for ordinary anchor reuse, far too few for a "billion laughs" expansion.
 const MAX_ALIAS_COUNT = 100;
@@ -102,13 +104,15 @@ export async function parseDescriptor(options: {
   path: string;
   content: Buffer;
   readFile: ReadRepositoryFile;
-  maxBytes?: number; // default DEFAULT_MAX_DESCRIPTOR_BYTES; also the limit for each placeholder target
+  maxBytes?: number; // default DEFAULT_MAX_DESCRIPTOR_BYTES
+  maxTargetBytes?: number; // each placeholder target's; default DEFAULT_MAX_TARGET_BYTES
 }): Promise<ParsedDescriptor> {
   const {
     path,
     content,
     readFile,
     maxBytes = DEFAULT_MAX_DESCRIPTOR_BYTES,
+    maxTargetBytes = DEFAULT_MAX_TARGET_BYTES,
   } = options;
 
   // Checked before decoding so an oversized file costs nothing to reject.
@@ -143,7 +147,7 @@ export async function parseDescriptor(options: {
     path,
     lineAt: offset =>
       offset === undefined ? undefined : lineCounter.linePos(offset).line,
-    loadTarget: createTargetLoader(readFile, maxBytes),
+    loadTarget: createTargetLoader(readFile, maxTargetBytes),
     errors: [],
   };
 
