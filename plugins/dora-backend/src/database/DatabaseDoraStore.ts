@@ -233,20 +233,27 @@ export class DatabaseDoraStore implements DoraStore {
    * every replica's summaries what changed. Moves on the versions of the days the transaction's
    * statements touched (noted by the day_versions migration's triggers), in day order, so that two
    * writers never wait on each other's days crosswise, and replaces the data version. The days that
-   * transactions beside the store noted (a data migration, a fix by hand) move on with them: such a
-   * transaction leaves its notes behind, and one older than every transaction still running has ended.
+   * transactions beside the store noted (a data migration, a fix by hand), which leave their notes
+   * behind, move on with them.
    */
   private async markWritten(tx: Knex.Transaction) {
-    // SQLite's writers take turns, and all note under 0: every noted day is this writer's or was left.
-    const noted = isPostgres(tx)
-      ? 'tx = txid_current() OR tx < txid_snapshot_xmin(txid_current_snapshot())'
-      : 'tx = 0';
-    await tx.raw(
+    const bump = (days: string) =>
       `INSERT INTO dora_day_versions (day, version)
-       SELECT DISTINCT day, 1 FROM dora_touched_days WHERE ${noted} ORDER BY day
-       ON CONFLICT (day) DO UPDATE SET version = dora_day_versions.version + 1`,
-    );
-    await tx('dora_touched_days').whereRaw(noted).delete();
+       SELECT DISTINCT day, 1 FROM ${days} ORDER BY day
+       ON CONFLICT (day) DO UPDATE SET version = dora_day_versions.version + 1`;
+    // The notes a writer sees are its own and those that ended transactions left: a running
+    // transaction's are not visible yet.
+    if (isPostgres(tx)) {
+      // One statement, so that none is deleted without its day moving on.
+      await tx.raw(
+        `WITH noted AS (DELETE FROM dora_touched_days RETURNING day) ${bump(
+          'noted',
+        )}`,
+      );
+    } else {
+      await tx.raw(bump('dora_touched_days'));
+      await tx('dora_touched_days').delete();
+    }
     await tx('dora_settings')
       .insert({ key: DATA_VERSION, value: randomUUID() })
       .onConflict('key')
