@@ -477,9 +477,11 @@ export class GitEntityProvider implements EntityProvider {
     // Placeholder targets may lie outside the directories listed for descriptors.
     const fileAt = async (path: string) =>
       tree.get(path) ?? (await objects.entry(commit, path));
+    // A target that was missing is stored as '': the file is read again once it appears.
+    const blobAt = async (path: string) => (await fileAt(path))?.blob ?? '';
     let unchanged = previous?.blob === entry.blob;
     for (const [path, blob] of Object.entries(previous?.dependencies ?? {})) {
-      if (unchanged) unchanged = (await fileAt(path))?.blob === blob;
+      if (unchanged) unchanged = (await blobAt(path)) === blob;
     }
     if (previous && unchanged) return previous;
     // A file that cannot be read keeps serving its last good entities; its errors say why.
@@ -511,8 +513,8 @@ export class GitEntityProvider implements EntityProvider {
       content,
       readFile: async (path, maxBytes) => {
         const target = await fileAt(path);
+        dependencies[path] = target?.blob ?? '';
         if (!target || target.mode === SYMLINK_MODE) return undefined;
-        dependencies[path] = target.blob;
         return objects.read(target.blob, maxBytes);
       },
     });
@@ -525,6 +527,7 @@ export class GitEntityProvider implements EntityProvider {
       );
       return {
         ...failed(parsed.errors),
+        dependencies,
         entities: [...parsed.entities, ...kept],
       };
     }

@@ -314,6 +314,11 @@ describe.each([
           5 * 1024 * 1024,
         )}"\n`,
         '.backstage/bomb.yaml': aliasBomb,
+        // Its target comes in a later commit.
+        '.backstage/later.yaml': component('later').replace(
+          'spec:\n',
+          'spec:\n  definition:\n    $text: ../docs/later.md\n',
+        ),
       });
       await sync();
       const refused = [
@@ -347,7 +352,7 @@ describe.each([
         '.backstage/bomb.yaml': expect.stringMatching(/alias/),
         '.backstage/link.yaml': expect.stringMatching(/symbolic link/),
       });
-      for (const name of ['escape', 'huge']) {
+      for (const name of ['escape', 'huge', 'later']) {
         expect((await entity(name)).status).toBe(404);
       }
 
@@ -369,6 +374,7 @@ describe.each([
       await daemon.resume();
       daemon.commit('tools', {
         'catalog-info.yaml': component('deployer', 'fixed again'),
+        'docs/later.md': 'written later',
       });
       await sync();
       await present(
@@ -376,6 +382,7 @@ describe.each([
         body => body.metadata.description === 'fixed again',
       );
       await absent('packager');
+      await present('later', body => body.spec.definition === 'written later');
       await eventually(
         async () =>
           (await repositoryRow('shop'))?.last_error === null ? true : undefined,
