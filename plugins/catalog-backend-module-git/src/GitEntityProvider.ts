@@ -39,7 +39,7 @@ import {
   SYMLINK_MODE,
   TreeEntry,
 } from './git';
-import { fileLocations, HostType } from './locations';
+import { fileLocations, HostType, pathInRepository } from './locations';
 import { RepositoryDiscovery } from './discovery';
 
 export const ANNOTATION_GIT_COMMIT = 'portico.dev/git-commit';
@@ -310,6 +310,7 @@ export class GitEntityProvider implements EntityProvider {
         for (const entry of descriptors) {
           read.push(
             await this.readFile(
+              url,
               snapshot.files,
               commit,
               entry,
@@ -468,6 +469,7 @@ export class GitEntityProvider implements EntityProvider {
   }
 
   private async readFile(
+    remote: string,
     objects: CommitReader,
     commit: string,
     entry: TreeEntry,
@@ -517,6 +519,8 @@ export class GitEntityProvider implements EntityProvider {
         if (!target || target.mode === SYMLINK_MODE) return undefined;
         return objects.read(target.blob, maxBytes);
       },
+      pathOfUrl: url =>
+        pathInRepository(url, { remote, hostType: this.deps.hostType(remote) }),
     });
     if (parsed.errors.length) {
       // The documents that read well are taken. The file's earlier entities stay beside them until it

@@ -23,6 +23,7 @@ function parse(
     readFile?: ReadRepositoryFile;
     maxBytes?: number;
     maxTargetBytes?: number;
+    pathOfUrl?: (url: string) => string | undefined;
   } = {},
 ) {
   return parseDescriptor({
@@ -33,6 +34,7 @@ function parse(
     readFile: options.readFile ?? repository(),
     maxBytes: options.maxBytes,
     maxTargetBytes: options.maxTargetBytes,
+    pathOfUrl: options.pathOfUrl,
   });
 }
 
@@ -143,6 +145,10 @@ describe('parseDescriptor', () => {
     [
       'name: 2048',
       'has metadata.name 2048, a number: quote it to make it a string',
+    ],
+    [
+      'name: { first: a }',
+      'has metadata.name as a mapping: it must be a string',
     ],
     [
       'name: a\n  annotations:\n    - backstage.io/techdocs-ref: dir:.',
@@ -358,16 +364,42 @@ describe('parseDescriptor', () => {
     });
   });
 
-  it("leaves a placeholder URL for the catalog's own placeholder processor", async () => {
-    const result = await parse(
-      component('a', 'x:\n  $json: https://example.com/a.json\n'),
+  it('reads a placeholder URL of a file of this repository, and refuses any other URL', async () => {
+    const own = 'https://github.com/acme/shop/blob/master/specs/api.yaml';
+    const options = {
+      path: 'services/a/catalog-info.yaml',
+      readFile: repository({ 'specs/api.yaml': 'openapi: 3.1.0' }),
+      pathOfUrl: (url: string) => (url === own ? 'specs/api.yaml' : undefined),
+    };
+    const read = await parse(
+      component('a', `own:\n  $text: ${own}\n`),
+      options,
     );
+    expect(read.errors).toEqual([]);
+    expect(read.entities[0].spec?.own).toBe('openapi: 3.1.0');
 
-    expect(result.errors).toEqual([]);
-    expect(result.entities[0].spec).toEqual({
-      type: 'service',
-      x: { $json: 'https://example.com/a.json' },
-    });
+    const result = await parse(
+      component(
+        'a',
+        `other:\n  $json: https://example.com/a.json\nroot:\n  $text: /\n`,
+      ),
+      options,
+    );
+    expect(result.entities).toEqual([]);
+    expect(result.errors).toEqual([
+      {
+        file: 'services/a/catalog-info.yaml',
+        line: 8,
+        message:
+          '$json placeholder path https://example.com/a.json is a URL outside this repository; only its own files are read (write a path relative to the descriptor)',
+      },
+      {
+        file: 'services/a/catalog-info.yaml',
+        line: 10,
+        message:
+          '$text placeholder path / names the repository itself, not a file',
+      },
+    ]);
   });
 
   it('reports a missing placeholder target', async () => {

@@ -14,9 +14,8 @@ import {
   YAMLMap,
 } from 'yaml';
 
-/** Reads a file of the same repository, by path relative to the repository root ('/'-separated, already normalised, never starting with '/' or '..'). Resolves undefined when there is no such regular file (missing, a directory, or a symlink — the caller refuses symlinks). */
 /**
- * Reads a file of the repository: its content, only its size when it is over `maxBytes` (so that it is
+ * Reads a file of the repository, by its normalised path from the root: its content, only its size when it is over `maxBytes` (so that it is
  * never loaded), or undefined when there is no such file.
  */
 export type ReadRepositoryFile = (
@@ -73,16 +72,12 @@ type TargetLoader = (
 
 interface DescriptorContext {
   path: string;
+  pathOfUrl: (url: string) => string | undefined;
   lineAt: (offset: number | undefined) => number | undefined;
   loadTarget: TargetLoader;
   errors: DescriptorError[];
 }
 
-/**
- * Turns one descriptor file into entities, or into errors. All-or-nothing: any
- * error empties `entities`, so the caller can keep the file's last good version.
- * Rejects only when `readFile` does, as that is not a problem of the file.
- */
 /** The problem of a descriptor of `size` bytes, when it is over the limit; callers check it before reading. */
 export function oversizeProblem(
   path: string,
@@ -99,11 +94,18 @@ function overLimit({ size, atLeast }: FileSize, maxBytes: number) {
   )}, over the ${formatSize(maxBytes)} limit`;
 }
 
+/**
+ * Turns one descriptor file into the entities of its documents that read well and the errors of the
+ * others; a file over the size limit or nested too deeply gives errors only. Rejects only when
+ * `readFile` does, as that is not a problem of the file.
+ */
 export async function parseDescriptor(options: {
   /** Repository-relative path of the descriptor, e.g. 'catalog-info.yaml' or 'services/a/.backstage/b.yaml'. */
   path: string;
   content: Buffer;
   readFile: ReadRepositoryFile;
+  /** The path in this repository that a placeholder URL names, when it names one of its files. */
+  pathOfUrl?: (url: string) => string | undefined;
   maxBytes?: number; // default DEFAULT_MAX_DESCRIPTOR_BYTES
   maxTargetBytes?: number; // each placeholder target's; default DEFAULT_MAX_TARGET_BYTES
 }): Promise<ParsedDescriptor> {
@@ -111,6 +113,7 @@ export async function parseDescriptor(options: {
     path,
     content,
     readFile,
+    pathOfUrl = () => undefined,
     maxBytes = DEFAULT_MAX_DESCRIPTOR_BYTES,
     maxTargetBytes = DEFAULT_MAX_TARGET_BYTES,
   } = options;
@@ -148,6 +151,7 @@ export async function parseDescriptor(options: {
     lineAt: offset =>
       offset === undefined ? undefined : lineCounter.linePos(offset).line,
     loadTarget: createTargetLoader(readFile, maxTargetBytes),
+    pathOfUrl,
     errors: [],
   };
 
@@ -248,11 +252,7 @@ function findPlaceholders(
         });
         return visit.SKIP;
       }
-      // The catalog's own placeholder processor reads URLs, through the hosts its integrations allow.
-      if (reference.value.includes('://')) {
-        return visit.SKIP;
-      }
-      const target = resolveTarget(path, reference.value);
+      const target = resolveTarget(path, reference.value, context.pathOfUrl);
       if (target.ok) {
         placeholders.push({ node, kind, target: target.path, line });
       } else {
@@ -320,12 +320,27 @@ function substitutePlaceholders(
 function resolveTarget(
   descriptorPath: string,
   reference: string,
+  pathOfUrl: (url: string) => string | undefined,
 ): { ok: true; path: string } | { ok: false; problem: string } {
+  if (reference.includes('://')) {
+    // Read here, at the commit being ingested: the catalog would read any repository its readers reach.
+    const inRepository = pathOfUrl(reference);
+    return inRepository === undefined
+      ? {
+          ok: false,
+          problem:
+            'is a URL outside this repository; only its own files are read (write a path relative to the descriptor)',
+        }
+      : resolveTarget(descriptorPath, `/${inRepository}`, pathOfUrl);
+  }
   const path = posix.isAbsolute(reference)
     ? posix.normalize(reference).replace(/^\/+/, '')
     : posix.join(posix.dirname(descriptorPath), reference);
   if (path === '..' || path.startsWith('../')) {
     return { ok: false, problem: 'climbs out of the repository' };
+  }
+  if (path === '' || path === '.') {
+    return { ok: false, problem: 'names the repository itself, not a file' };
   }
   return { ok: true, path };
 }
@@ -448,9 +463,11 @@ function describeShapeProblem(value: unknown): string | undefined {
   const notText = fields.find(([, field]) => typeof field !== 'string');
   if (notText) {
     const [name, field] = notText;
-    return `has ${name} ${JSON.stringify(field)}, a ${typeName(
-      field,
-    )}: quote it to make it a string`;
+    return typeof field === 'object'
+      ? `has ${name} as a ${typeName(field)}: it must be a string`
+      : `has ${name} ${JSON.stringify(field)}, a ${typeName(
+          field,
+        )}: quote it to make it a string`;
   }
   for (const name of ['annotations', 'labels']) {
     const map = metadata[name];
@@ -465,7 +482,7 @@ function describeShapeProblem(value: unknown): string | undefined {
 
 function typeName(value: unknown): string {
   if (Array.isArray(value)) return 'sequence';
-  return value === null ? 'null' : typeof value;
+  return isRecord(value) ? 'mapping' : typeof value;
 }
 
 function syntaxError(file: string, error: YAMLError): DescriptorError {

@@ -1,4 +1,4 @@
-import { fileLocations, webRoot } from './locations';
+import { fileLocations, pathInRepository, webRoot } from './locations';
 
 describe('fileLocations', () => {
   it('uses the web UI of GitHub for https and ssh remotes alike', () => {
@@ -65,5 +65,55 @@ describe('fileLocations', () => {
       source: 'url:file:///srv/git/tools.git/',
     });
     expect(webRoot('/srv/git/tools.git')).toBeUndefined();
+  });
+});
+
+describe('pathInRepository', () => {
+  it("reads a repository's own browser, raw and location URLs as paths, at any branch", () => {
+    const github = {
+      remote: 'git@github.com:acme/shop.git',
+      hostType: 'github' as const,
+    };
+    for (const url of [
+      'https://github.com/acme/shop/blob/master/specs/open%20api.yaml',
+      'https://github.com/acme/shop/raw/main/specs/open%20api.yaml',
+      'https://raw.githubusercontent.com/acme/shop/main/specs/open%20api.yaml',
+    ]) {
+      expect(pathInRepository(url, github)).toBe('specs/open api.yaml');
+    }
+    expect(
+      pathInRepository(
+        'https://gitlab.example.com/platform/shop/-/raw/main/api.yaml',
+        {
+          remote: 'https://gitlab.example.com/platform/shop.git',
+          hostType: 'gitlab',
+        },
+      ),
+    ).toBe('api.yaml');
+    expect(
+      pathInRepository('git://git.corp/tools.git/docs/api.yaml', {
+        remote: 'git://git.corp/tools.git',
+      }),
+    ).toBe('docs/api.yaml');
+  });
+
+  it('names nothing for another repository, host or scheme', () => {
+    const github = {
+      remote: 'https://github.com/acme/shop.git',
+      hostType: 'github' as const,
+    };
+    for (const url of [
+      'https://github.com/acme/shop-private/blob/main/secrets.yaml',
+      'https://raw.githubusercontent.com/acme/other/main/a.yaml',
+      'https://gitlab.com/acme/shop/-/raw/main/a.yaml',
+      'file:///etc/passwd',
+    ]) {
+      expect(pathInRepository(url, github)).toBeUndefined();
+    }
+    expect(
+      pathInRepository('file:///srv/git/other.git/a.yaml', {
+        remote: 'file:///srv/git/shop.git',
+      }),
+    ).toBeUndefined();
   });
 });

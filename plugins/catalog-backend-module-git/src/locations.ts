@@ -55,6 +55,42 @@ export function fileLocations(options: {
   };
 }
 
+/** Where a host's browser and raw URLs of a file put the branch and path: `<web root>/<route>/<ref>/<path>`. */
+const FILE_ROUTES: Record<HostType, string[]> = {
+  github: ['blob', 'tree', 'raw'],
+  gitlab: ['-/blob', '-/tree', '-/raw'],
+  gitea: ['src/branch', 'raw/branch'],
+};
+
+/**
+ * The path of a file in a repository from a URL of it, when the URL is one of this repository's own:
+ * the remote followed by a path (as `fileLocations` writes it for servers without a web UI), or, on a
+ * host with one, its browser or raw URL at any branch (`raw.githubusercontent.com` for GitHub).
+ * Undefined for any other URL.
+ */
+export function pathInRepository(
+  url: string,
+  options: { remote: string; hostType?: HostType },
+): string | undefined {
+  const { remote, hostType } = options;
+  const after = (prefix: string) =>
+    url.startsWith(prefix) ? url.slice(prefix.length) : undefined;
+  const direct = after(`${remoteUrl(remote).replace(/\/$/, '')}/`);
+  if (direct !== undefined) return decodeURI(direct);
+  const web = hostType && webRoot(remote);
+  if (!web) return undefined;
+  const prefixes = FILE_ROUTES[hostType].map(route => `${web}/${route}/`);
+  const github = /^https:\/\/github\.com\/(.+)$/.exec(web);
+  if (github) prefixes.push(`https://raw.githubusercontent.com/${github[1]}/`);
+  for (const prefix of prefixes) {
+    // The branch is one segment; the file is read at the commit being ingested.
+    const refAndPath = after(prefix);
+    const slash = refAndPath?.indexOf('/') ?? -1;
+    if (slash > 0) return decodeURI(refAndPath!.slice(slash + 1));
+  }
+  return undefined;
+}
+
 /**
  * The https address of a repository from its clone URL, for https, `ssh://` and scp-like
  * (`git@host:owner/repo.git`) remotes; undefined for others (git://, file, local paths).
