@@ -177,14 +177,19 @@ export async function startBackend({ label, config, work, keepDatabases }) {
     // a minute) before it exits: what it had to finish is done well within a few seconds.
     stop: async () => {
       process.off('exit', stopOnExit);
+      if (hasExited()) return;
       const exited = new Promise(r => child.once('exit', r));
       process.kill(-child.pid, 'SIGTERM');
+      let timer;
       const stopped = await Promise.race([
         exited.then(() => true),
-        sleep(5000).then(() => false),
+        new Promise(r => {
+          timer = setTimeout(() => r(false), 5000);
+        }),
       ]);
+      clearTimeout(timer);
       if (!stopped) {
-        process.kill(-child.pid, 'SIGKILL');
+        stopOnExit();
         await exited;
       }
     },

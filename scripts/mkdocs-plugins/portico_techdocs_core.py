@@ -10,6 +10,7 @@ import importlib.util
 
 from mkdocs.plugins import BasePlugin
 from mkdocs.theme import Theme
+from mkdocs.utils import get_theme_names
 
 # Extension names and their settings.
 EXTENSIONS = {
@@ -43,7 +44,8 @@ def installed(extension):
 
 class TechDocsCore(BasePlugin):
     def on_config(self, config):
-        if config["theme"].name != "material":
+        # Without mkdocs-material the site builds in the theme it names rather than not at all.
+        if config["theme"].name != "material" and "material" in get_theme_names():
             config["theme"] = Theme(name="material")
         for name, settings in EXTENSIONS.items():
             if name not in config["markdown_extensions"] and installed(name):
