@@ -606,6 +606,44 @@ describe('DatabaseDoraStore', () => {
   );
 
   it.each(databases.eachSupportedId())(
+    'merges the halves of unattributed incidents that two replicas store at once (%p)',
+    async databaseId => {
+      const knex = await databases.init(databaseId);
+      const replicas = [await storeOn(knex), await storeOn(knex)];
+      const unknown = { key: 'pagerduty.com/service-id=PNOBODY' };
+      const ids = Array.from({ length: 500 }, (_, i) => `u${i}`);
+      await Promise.all([
+        replicas[0].ingest({
+          incidents: ids.map(id => ({
+            ...incident(id, '2026-11-10T11:00:00Z'),
+            attribution: unknown,
+          })),
+        }),
+        replicas[1].ingest({
+          incidents: ids.map(id => ({
+            ...incident(id, '2026-11-10T11:00:00Z'),
+            detectedAt: undefined,
+            resolvedAt: at('2026-11-10T12:00:00Z'),
+            attribution: unknown,
+          })),
+        }),
+      ]);
+      const rows = await knex('dora_incidents').select(
+        'detected_at',
+        'resolved_at',
+      );
+      expect(
+        new Set(rows.map(r => `${r.detected_at} ${r.resolved_at}`)),
+      ).toEqual(
+        new Set([
+          `${at('2026-11-10T11:00:00Z')} ${at('2026-11-10T12:00:00Z')}`,
+        ]),
+      );
+      expect(rows).toHaveLength(500);
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
     'refuses only the wrong batch of those written together (%p)',
     async databaseId => {
       const store = await createStore(databaseId);

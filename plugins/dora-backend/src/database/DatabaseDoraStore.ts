@@ -882,18 +882,20 @@ async function queueRelink(tx: Knex.Transaction, work: RelinkWork) {
 
 /**
  * Concurrent writes for the same entities (from two replicas) take turns on PostgreSQL, so that their
- * upserts of the same rows do not deadlock. Locks are taken in one order, by bucket of entity, at the
+ * upserts of the same rows neither deadlock nor write over each other's merges. Locks are taken in one order, by bucket of entity, at the
  * start of the transaction. The relinking, which each write queues, runs one at a time (RELINK_LOCK):
  * two beside each other would each see neither the other's deployments nor its links.
  */
 async function takeTurnsOn(
   tx: Knex.Transaction,
-  records: { attribution: { entityRef?: string } }[],
+  records: { attribution: { entityRef?: string; key?: string } }[],
 ) {
   if (!isPostgres(tx)) return;
   const buckets = new Set<number>();
+  // An unattributed record's rows are merged too: it takes turns by what it named.
   for (const { attribution } of records) {
-    if (attribution.entityRef) buckets.add(bucketOf(attribution.entityRef));
+    const name = attribution.entityRef ?? attribution.key;
+    if (name) buckets.add(bucketOf(name));
   }
   if (buckets.size === 0) return;
   // unnest yields the sorted keys in order, so every transaction locks in the same order.
@@ -903,11 +905,11 @@ async function takeTurnsOn(
   );
 }
 
-/** FNV-1a of the entity ref, in one of ENTITY_LOCKS buckets. */
-function bucketOf(entityRef: string): number {
+/** FNV-1a of an entity ref or attribution key, in one of ENTITY_LOCKS buckets. */
+function bucketOf(name: string): number {
   let hash = 0x811c9dc5;
-  for (let i = 0; i < entityRef.length; i++) {
-    hash = Math.imul(hash ^ entityRef.charCodeAt(i), 0x01000193);
+  for (let i = 0; i < name.length; i++) {
+    hash = Math.imul(hash ^ name.charCodeAt(i), 0x01000193);
   }
   return (hash >>> 0) % ENTITY_LOCKS;
 }
