@@ -69,11 +69,12 @@ describe('fileLocations', () => {
 });
 
 describe('pathInRepository', () => {
+  const github = {
+    remote: 'git@github.com:acme/shop.git',
+    hostType: 'github' as const,
+  };
+
   it("reads a repository's own browser, raw and location URLs as paths, at any branch", () => {
-    const github = {
-      remote: 'git@github.com:acme/shop.git',
-      hostType: 'github' as const,
-    };
     for (const url of [
       'https://github.com/acme/shop/blob/master/specs/open%20api.yaml',
       'https://github.com/acme/shop/raw/main/specs/open%20api.yaml',
@@ -98,10 +99,6 @@ describe('pathInRepository', () => {
   });
 
   it('names nothing for another repository, host or scheme', () => {
-    const github = {
-      remote: 'https://github.com/acme/shop.git',
-      hostType: 'github' as const,
-    };
     for (const url of [
       'https://github.com/acme/shop-private/blob/main/secrets.yaml',
       'https://raw.githubusercontent.com/acme/other/main/a.yaml',
