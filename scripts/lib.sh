@@ -59,14 +59,17 @@ ensure_node() {
   fi
   # Native addons build against the running Node's headers: node-gyp cannot download them offline, and
   # the global npmrc names the system Node 20's. Also when .tools/ is already first on PATH.
-  local arch headers
+  local arch prefix headers
   arch="$(uname -m | sed 's/x86_64/x64/; s/aarch64/arm64/')"
-  if [ "$(command -v node)" = "$PORTICO_TOOLS/node_modules/.bin/node" ]; then
-    headers="$PORTICO_TOOLS/node_modules/node/node_modules/node-linux-$arch"
-  else
-    headers="$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")"
-  fi
-  if [ -f "$headers/include/node/node.h" ]; then export npm_config_nodedir="$headers"; fi
+  prefix="$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")"
+  # A Node from the npm package node (ours in .tools/, or one installed with npm anywhere) keeps its
+  # headers in a package of their own; an installed Node, beside its binary.
+  for headers in "$prefix/node_modules/node-linux-$arch" "$prefix"; do
+    if [ -f "$headers/include/node/node.h" ]; then
+      export npm_config_nodedir="$headers"
+      break
+    fi
+  done
   # The committed yarn release, without corepack (it cannot download yarn here) or a global yarn.
   mkdir -p "$PORTICO_TOOLS/bin"
   printf '#!/bin/sh\nexec node "%s" "$@"\n' "$(ls "$PORTICO_ROOT"/.yarn/releases/yarn-*.cjs)" >"$PORTICO_TOOLS/bin/yarn"
