@@ -15,8 +15,8 @@ import {
 } from 'yaml';
 
 /**
- * Reads a file of the repository, by its normalised path from the root: its content, only its size when it is over `maxBytes` (so that it is
- * never loaded), or undefined when there is no such file.
+ * Reads a file of the repository, by its normalised path from the root: its content, only its size
+ * when it is over `maxBytes` (so that it is never loaded), or undefined when there is no such file.
  */
 export type ReadRepositoryFile = (
   path: string,

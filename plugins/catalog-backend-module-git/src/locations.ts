@@ -15,6 +15,24 @@ export interface FileLocations {
 }
 
 /**
+ * Where each host's web UI puts a file's page, its directory's, its editor and its raw content, each
+ * followed by `/<ref>/<path>`.
+ */
+const WEB_ROUTES: Record<
+  HostType,
+  { blob: string; tree: string; edit: string; raw: string }
+> = {
+  github: { blob: 'blob', tree: 'tree', edit: 'edit', raw: 'raw' },
+  gitlab: { blob: '-/blob', tree: '-/tree', edit: '-/edit', raw: '-/raw' },
+  gitea: {
+    blob: 'src/branch',
+    tree: 'src/branch',
+    edit: '_edit',
+    raw: 'raw/branch',
+  },
+};
+
+/**
  * Where a descriptor file lives. On a host with a known web UI (GitHub, GitLab, Gitea) the locations are
  * that host's browser URLs, which its Backstage URL reader can also read (TechDocs `dir:`, for one); on any
  * other server they are the remote URL followed by the path, which `GitUrlReader` reads.
@@ -39,13 +57,7 @@ export function fileLocations(options: {
   }
   const ref = encodeURI(branch);
   const file = encodeURI(path);
-  const routes: Record<HostType, { blob: string; tree: string; edit: string }> =
-    {
-      github: { blob: 'blob', tree: 'tree', edit: 'edit' },
-      gitlab: { blob: '-/blob', tree: '-/tree', edit: '-/edit' },
-      gitea: { blob: 'src/branch', tree: 'src/branch', edit: '_edit' },
-    };
-  const route = routes[hostType];
+  const route = WEB_ROUTES[hostType];
   const viewUrl = `${web}/${route.blob}/${ref}/${file}`;
   return {
     location: `url:${viewUrl}`,
@@ -54,13 +66,6 @@ export function fileLocations(options: {
     editUrl: `${web}/${route.edit}/${ref}/${file}`,
   };
 }
-
-/** Where a host's browser and raw URLs of a file put the branch and path: `<web root>/<route>/<ref>/<path>`. */
-const FILE_ROUTES: Record<HostType, string[]> = {
-  github: ['blob', 'tree', 'raw'],
-  gitlab: ['-/blob', '-/tree', '-/raw'],
-  gitea: ['src/branch', 'raw/branch'],
-};
 
 /**
  * The path of a file in a repository from a URL of it, when the URL is one of this repository's own:
@@ -79,7 +84,10 @@ export function pathInRepository(
   if (direct !== undefined) return decodeURI(direct);
   const web = hostType && webRoot(remote);
   if (!web) return undefined;
-  const prefixes = FILE_ROUTES[hostType].map(route => `${web}/${route}/`);
+  const { blob, tree, raw } = WEB_ROUTES[hostType];
+  const prefixes = [...new Set([blob, tree, raw])].map(
+    route => `${web}/${route}/`,
+  );
   const github = /^https:\/\/github\.com\/(.+)$/.exec(web);
   if (github) prefixes.push(`https://raw.githubusercontent.com/${github[1]}/`);
   for (const prefix of prefixes) {

@@ -882,9 +882,10 @@ async function queueRelink(tx: Knex.Transaction, work: RelinkWork) {
 
 /**
  * Concurrent writes for the same entities (from two replicas) take turns on PostgreSQL, so that their
- * upserts of the same rows neither deadlock nor write over each other's merges. Locks are taken in one order, by bucket of entity, at the
- * start of the transaction. The relinking, which each write queues, runs one at a time (RELINK_LOCK):
- * two beside each other would each see neither the other's deployments nor its links.
+ * upserts of the same rows neither deadlock nor write over each other's merges. Locks are taken in one
+ * order, by bucket of entity, at the start of the transaction. The relinking, which each write queues,
+ * runs one at a time (RELINK_LOCK): two beside each other would each see neither the other's
+ * deployments nor its links.
  */
 async function takeTurnsOn(
   tx: Knex.Transaction,
