@@ -96,6 +96,13 @@ describe('pathInRepository', () => {
         remote: 'git://git.corp/tools.git',
       }),
     ).toBe('docs/api.yaml');
+    // A malformed escape is no reason to fail the repository's sync: the path names no file.
+    expect(
+      pathInRepository(
+        'https://github.com/acme/shop/blob/main/bad%E0%A4',
+        github,
+      ),
+    ).toBe('bad%E0%A4');
   });
 
   it('names nothing for another repository, host or scheme', () => {

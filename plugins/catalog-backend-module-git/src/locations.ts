@@ -81,7 +81,7 @@ export function pathInRepository(
   const after = (prefix: string) =>
     url.startsWith(prefix) ? url.slice(prefix.length) : undefined;
   const direct = after(`${remoteUrl(remote).replace(/\/$/, '')}/`);
-  if (direct !== undefined) return decodeURI(direct);
+  if (direct !== undefined) return decoded(direct);
   const web = hostType && webRoot(remote);
   if (!web) return undefined;
   const { blob, tree, raw } = WEB_ROUTES[hostType];
@@ -94,9 +94,18 @@ export function pathInRepository(
     // The branch is one segment; the file is read at the commit being ingested.
     const refAndPath = after(prefix);
     const slash = refAndPath?.indexOf('/') ?? -1;
-    if (slash > 0) return decodeURI(refAndPath!.slice(slash + 1));
+    if (slash > 0) return decoded(refAndPath!.slice(slash + 1));
   }
   return undefined;
+}
+
+/** A URL's path with its escapes undone; as written when they are malformed, so that no file has that name. */
+function decoded(path: string): string {
+  try {
+    return decodeURI(path);
+  } catch {
+    return path;
+  }
 }
 
 /**
