@@ -765,28 +765,16 @@ describe('DatabaseDoraStore', () => {
           deployment('d2', '2026-11-20T10:00:00Z'),
         ],
       });
-      // In order: resolved at noon, reopened at one.
-      await store.ingest({
-        incidents: [
-          incident('a', '2026-11-10T11:00:00Z', '2026-11-10T12:00:00Z'),
-        ],
-      });
-      await store.ingest({
-        incidents: [
-          reopened('a', '2026-11-10T11:00:00Z', '2026-11-10T13:00:00Z'),
-        ],
-      });
-      // Out of order: the reopening first, then the resolution before it.
-      await store.ingest({
-        incidents: [
-          reopened('b', '2026-11-20T11:00:00Z', '2026-11-20T13:00:00Z'),
-        ],
-      });
-      await store.ingest({
-        incidents: [
-          incident('b', '2026-11-20T11:00:00Z', '2026-11-20T12:00:00Z'),
-        ],
-      });
+      // Each its own delivery. a in order: resolved at noon, reopened at one. b out of order: the
+      // reopening first, then the resolution before it.
+      for (const delivery of [
+        incident('a', '2026-11-10T11:00:00Z', '2026-11-10T12:00:00Z'),
+        reopened('a', '2026-11-10T11:00:00Z', '2026-11-10T13:00:00Z'),
+        reopened('b', '2026-11-20T11:00:00Z', '2026-11-20T13:00:00Z'),
+        incident('b', '2026-11-20T11:00:00Z', '2026-11-20T12:00:00Z'),
+      ]) {
+        await store.ingest({ incidents: [delivery] });
+      }
       let summary = await figures(store);
       expect(summary.changeFailureRate).toMatchObject({ failed: 2 });
       expect(summary.recoveryTime).toMatchObject({ recovered: 0 });
