@@ -150,14 +150,15 @@ export function normalizeCdevent(
     }
     case 'change.merged': {
       const { subject } = parseOrExplain(changeMerged, event, ctx.type);
-      const repository =
-        subject.content.repository?.id ?? subject.source ?? ctx.source;
+      // A subject's id is unique within its source, with or without the optional repository.
+      const source = subject.source ?? ctx.source;
+      const repository = subject.content.repository?.id ?? source;
       return [
         {
           kind: 'change',
           record: {
             source: SOURCE,
-            externalId: `${repository}@${subject.id}`,
+            externalId: `${source}@${subject.id}`,
             sha: /^[0-9a-f]{40}$/i.test(subject.id) ? subject.id : undefined,
             subject: subjectOf(repository),
             mergedAt: ctx.timestamp,

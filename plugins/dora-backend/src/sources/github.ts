@@ -28,6 +28,17 @@ const defaultBranchOf = (repo: z.infer<typeof repository>) =>
 const FINAL_STATES = ['success', 'failure', 'error'];
 
 /**
+ * A deployment workflow's conclusions that say whether it deployed. The others say it did not run to the
+ * end of its own accord: waiting for approval (`action_required`), superseded (`stale`), never started
+ * (`startup_failure`), cancelled, skipped or neutral; none of them is a failed deployment.
+ */
+const DEPLOYING_CONCLUSIONS = new Map([
+  ['success', true],
+  ['failure', false],
+  ['timed_out', false],
+]);
+
+/**
  * Portico reads three optional fields of the deployment's own `payload` (what the deploying tool sent to
  * GitHub's API): `rollback`, `unplannedFix`, and `fixes` (the id of the deployment it fixed). A tool that
  * sent the payload as a string of JSON gets it back as that string.
@@ -225,12 +236,12 @@ export function normalizeGithub(
       const deploys = settings.githubDeploymentWorkflows.some(
         workflow => workflow === run.path || workflow === run.name,
       );
+      const succeeded = DEPLOYING_CONCLUSIONS.get(run.conclusion ?? '');
       if (
         !deploys ||
         event.action !== 'completed' ||
         run.head_branch !== defaultBranchOf(event.repository) ||
-        !run.conclusion ||
-        ['cancelled', 'skipped', 'neutral'].includes(run.conclusion)
+        succeeded === undefined
       ) {
         return [];
       }
@@ -243,7 +254,7 @@ export function normalizeGithub(
             subject: subjectOf(event.repository),
             environment: 'production',
             production: true,
-            succeeded: run.conclusion === 'success',
+            succeeded,
             finishedAt: run.updated_at,
             commitSha: run.head_sha,
             url: run.html_url,

@@ -36,6 +36,26 @@ describe('sources', () => {
     ).toEqual([]);
   });
 
+  it.each([
+    ['failure', [false]],
+    ['timed_out', [false]],
+    ['action_required', []],
+    ['stale', []],
+    ['startup_failure', []],
+    ['cancelled', []],
+  ])(
+    'reads a deployment workflow that concluded %s as %j',
+    (conclusion, succeeded) => {
+      const run = fixture('github-workflow_run.json');
+      run.workflow_run.conclusion = conclusion;
+      expect(
+        normalizeGithub('workflow_run', run, settings).map(
+          event => event.kind === 'deployment' && event.record.succeeded,
+        ),
+      ).toEqual(succeeded);
+    },
+  );
+
   it("reads GitLab's deployment and merge request hooks, times in GitLab's own format", () => {
     expect(
       normalizeGitlab(fixture('gitlab-deployment.json'), settings),
@@ -72,7 +92,8 @@ describe('sources', () => {
       {
         kind: 'change',
         record: expect.objectContaining({
-          externalId: 'acme/checkout-service@acme/checkout-service/pull/482',
+          externalId:
+            'https://github.com/acme/checkout-service@acme/checkout-service/pull/482',
           mergedAt: Date.parse('2026-11-20T09:15:02Z'),
           subject: {
             annotation: 'portico.dev/dora-id',
@@ -128,12 +149,14 @@ describe('sources', () => {
 
   it('reads CDEvents without the content fields that the spec leaves optional', () => {
     const merged = fixture('cdevents-change.merged-0.4.json');
+    const [withRepository] = normalizeCdevent(merged, settings);
     delete merged.subject.content.repository;
-    merged.subject.source = 'https://git.acme.example/acme/checkout-service';
     expect(normalizeCdevent(merged, settings)[0].record).toMatchObject({
+      // Known by the same key, so the change is stored once whichever way it comes.
+      externalId: withRepository.record.externalId,
       subject: {
         annotation: 'portico.dev/dora-id',
-        value: 'https://git.acme.example/acme/checkout-service',
+        value: 'https://github.com/acme/checkout-service',
       },
     });
     const detected = fixture('cdevents-incident.detected-0.4.json');
