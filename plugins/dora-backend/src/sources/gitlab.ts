@@ -5,6 +5,7 @@ import {
   Subject,
   isProduction,
   parseOrExplain,
+  PayloadError,
   timestamp,
 } from './types';
 
@@ -20,11 +21,13 @@ const subjectOf = (p: z.infer<typeof project>): Subject => ({
   value: p.path_with_namespace,
 });
 
+/** GitLab before 13.x sent neither `deployment_id` nor `status_changed_at`; its job id names the deployment. */
 const deploymentEvent = z.object({
   object_kind: z.literal('deployment'),
   status: z.string(),
-  status_changed_at: timestamp,
-  deployment_id: z.number(),
+  status_changed_at: timestamp.nullish(),
+  deployment_id: z.number().nullish(),
+  deployable_id: z.number().nullish(),
   environment: z.string(),
   environment_tier: z.string().nullish(),
   deployable_url: z.string().nullish(),
@@ -44,6 +47,8 @@ const mergeRequestEvent = z.object({
     updated_at: timestamp,
     merged_at: timestamp.nullish(),
     merge_commit_sha: z.string().nullish(),
+    squash: z.boolean().nullish(),
+    last_commit: z.object({ id: z.string() }).nullish(),
   }),
   project,
 });
@@ -70,19 +75,29 @@ export function normalizeGitlab(
   if (kind === 'deployment') {
     const event = parseOrExplain(deploymentEvent, payload, 'deployment');
     if (!['success', 'failed'].includes(event.status)) return [];
+    const externalId =
+      event.deployment_id ??
+      (event.deployable_id && `job-${event.deployable_id}`);
+    if (!externalId) {
+      throw new PayloadError(
+        'deployment: deployment_id (or deployable_id) is missing',
+        'deployment_id',
+      );
+    }
     return [
       {
         kind: 'deployment',
         record: {
           source: SOURCE,
-          externalId: String(event.deployment_id),
+          externalId: String(externalId),
           subject: subjectOf(event.project),
           environment: event.environment,
           production: event.environment_tier
             ? event.environment_tier === 'production'
             : isProduction(settings, event.environment),
           succeeded: event.status === 'success',
-          finishedAt: event.status_changed_at,
+          // Sent when the status changed: its arrival is the best time an old GitLab gives.
+          finishedAt: event.status_changed_at ?? Date.now(),
           commitSha: commitOf(event),
           url: event.deployable_url ?? undefined,
         },
@@ -103,7 +118,11 @@ export function normalizeGitlab(
         kind: 'change',
         record: {
           source: SOURCE,
-          sha: mr.merge_commit_sha ?? undefined,
+          // A fast-forward merge has no merge commit: the merged branch's last commit is the new head.
+          sha:
+            mr.merge_commit_sha ??
+            (mr.squash ? undefined : mr.last_commit?.id) ??
+            undefined,
           externalId: `${event.project.path_with_namespace}!${mr.iid}`,
           subject: subjectOf(event.project),
           // The hook carries no first-commit time: the merge request's opening stands in for it.

@@ -85,6 +85,37 @@ describe('sources', () => {
     ]);
   });
 
+  it('reads deployment hooks of GitLab versions that sent neither deployment_id nor status_changed_at', () => {
+    const old = fixture('gitlab-deployment.json');
+    delete old.deployment_id;
+    delete old.status_changed_at;
+    const before = Date.now();
+    const [deployment] = normalizeGitlab(old, settings);
+    expect(deployment.record).toMatchObject({
+      externalId: 'job-8123456789',
+      succeeded: true,
+    });
+    expect(
+      deployment.kind === 'deployment' && deployment.record.finishedAt,
+    ).toBeGreaterThanOrEqual(before);
+    delete old.deployable_id;
+    expect(() => normalizeGitlab(old, settings)).toThrow(
+      'deployment: deployment_id (or deployable_id) is missing',
+    );
+  });
+
+  it("takes a fast-forward merge's last commit as its commit, but not a squashed one's", () => {
+    const merged = fixture('gitlab-merge_request-merged.json');
+    merged.object_attributes.merge_commit_sha = null;
+    expect(normalizeGitlab(merged, settings)[0].record).toMatchObject({
+      sha: 'd44ef94133263ffa59e612162d5dcbbbcdb5b03f',
+    });
+    merged.object_attributes.squash = true;
+    expect(normalizeGitlab(merged, settings)[0].record).toMatchObject({
+      sha: undefined,
+    });
+  });
+
   it('reads change.merged and incident.detected CDEvents by the dora-id of what they name', () => {
     expect(
       normalizeCdevent(fixture('cdevents-change.merged-0.4.json'), settings),

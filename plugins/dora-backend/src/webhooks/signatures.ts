@@ -61,7 +61,8 @@ export function pagerDutySignature(
   return async (headers, body) => {
     const signatures = (header(headers['x-pagerduty-signature']) ?? '')
       .split(',')
-      .map(s => s.trim())
+      // Hex digits compare in either case.
+      .map(s => s.trim().toLowerCase())
       .filter(s => s.startsWith('v1='));
     if (signatures.length === 0) return 'X-PagerDuty-Signature is missing';
     const expected = secrets.map(
