@@ -1,3 +1,4 @@
+import { entityEnvelopeSchemaValidator } from '@backstage/catalog-model';
 import {
   DEFAULT_MAX_DESCRIPTOR_BYTES,
   DEFAULT_MAX_TARGET_BYTES,
@@ -143,32 +144,109 @@ describe('parseDescriptor', () => {
 
   it.each([
     [
-      'name: 2048',
+      'metadata:\n  name: 2048',
+      4,
       'has metadata.name 2048, a number: quote it to make it a string',
     ],
     [
-      'name: { first: a }',
+      'metadata:\n  name: { first: a }',
+      4,
       'has metadata.name as a mapping: it must be a string',
     ],
     [
-      'name: a\n  annotations:\n    - backstage.io/techdocs-ref: dir:.',
+      'metadata:\n  name: a\n  annotations:\n    - backstage.io/techdocs-ref: dir:.',
+      5,
       'has metadata.annotations as a sequence: write it as a mapping of names to strings',
     ],
-  ])('says what to fix in a document with %j', async (lines, problem) => {
+    [
+      'metadata: my-service',
+      3,
+      'has metadata as a string: it must be a mapping with a name',
+    ],
+    [
+      'metadata:\n  name: a\n  namespace:',
+      5,
+      'has an empty metadata.namespace: name one, or leave the key out for the default',
+    ],
+    [
+      'metadata:\n  name: a\n  namespace: ""',
+      5,
+      'has an empty metadata.namespace: name one, or leave the key out for the default',
+    ],
+    [
+      'metadata:\n  name: a\n  namespace: 2024',
+      5,
+      'has metadata.namespace 2024, a number: quote it to make it a string',
+    ],
+    [
+      'metadata:\n  name: a\n  namespace: [a, b]',
+      5,
+      'has metadata.namespace as a sequence: it must be a string',
+    ],
+  ])(
+    'says what to fix in a document with %j, at its line',
+    async (lines, line, problem) => {
+      const result = await parse(`apiVersion: v1\nkind: Component\n${lines}\n`);
+
+      expect(result).toEqual({
+        entities: [],
+        errors: [
+          {
+            file: 'catalog-info.yaml',
+            line,
+            message: `document starting at line 1 ${problem}`,
+          },
+        ],
+      });
+    },
+  );
+
+  it('gives the catalog only entities its envelope check takes, which refuses a whole mutation over one', async () => {
+    const validate = entityEnvelopeSchemaValidator();
+    const shapes = [
+      'apiVersion: v1\nkind: Component\nmetadata:\n  name: a\n',
+      'apiVersion: v1\nkind: Component\nmetadata:\n  name: a\n  namespace: team-a\n',
+      'apiVersion: v1\nkind: Component\nmetadata:\n  name: a\n  namespace: null\n',
+      'apiVersion: v1\nkind: Component\nmetadata:\n  name: a\n  namespace: {}\n',
+      'apiVersion: v1\nkind: Component\nmetadata:\n  name: a\n  namespace: false\n',
+      'apiVersion: v1\nkind: Component\nmetadata: []\n',
+      'apiVersion: v1\nkind: Component\nmetadata: null\n',
+      'apiVersion: v1\nkind: Component\n',
+      'apiVersion: v1\nkind: ""\nmetadata:\n  name: a\n',
+      'apiVersion: 1.0\nkind: Component\nmetadata:\n  name: a\n',
+      'apiVersion: v1\nkind: [Component]\nmetadata:\n  name: a\n',
+    ];
+    const result = await parse(shapes.join('---\n'));
+
+    expect(result.entities).toHaveLength(2);
+    for (const entity of result.entities) {
+      expect(() => validate(entity)).not.toThrow();
+    }
+    expect(result.errors).toHaveLength(shapes.length - 2);
+  });
+
+  it('reads a document that starts with a byte order mark, as files joined with cat carry', async () => {
     const result = await parse(
-      `apiVersion: v1\nkind: Component\nmetadata:\n  ${lines}\n`,
+      `\uFEFF${component('a')}---\n\uFEFF${component('b')}`,
     );
 
-    expect(result).toEqual({
-      entities: [],
-      errors: [
-        {
-          file: 'catalog-info.yaml',
-          line: 1,
-          message: `document starting at line 1 ${problem}`,
-        },
-      ],
-    });
+    expect(result.errors).toEqual([]);
+    expect(result.entities.map(e => e.metadata.name)).toEqual(['a', 'b']);
+  });
+
+  it("reports a document's first syntax error and how many more it has, not each of them", async () => {
+    const template = `{%- if values.owner %}\n${component(
+      'a',
+    )}{%- endif %}\n---\n${component('b')}`;
+
+    const result = await parse(template);
+
+    expect(result.entities.map(e => e.metadata.name)).toEqual(['b']);
+    expect(result.errors).toHaveLength(1);
+    expect(result.errors[0]).toMatchObject({ line: 1 });
+    expect(result.errors[0].message).toMatch(
+      /^.* at line 1, column \d+ \(and \d+ more errors? in this document\)$/,
+    );
   });
 
   it('reports errors of a stream without documents', async () => {
@@ -435,7 +513,7 @@ describe('parseDescriptor', () => {
     ]);
   });
 
-  it('rejects a placeholder mapping with other keys', async () => {
+  it('reads a placeholder key beside other keys as data, as the catalog does', async () => {
     const readFile = repository({ 'a.txt': 'A' });
 
     const result = await parse(
@@ -443,12 +521,32 @@ describe('parseDescriptor', () => {
       { readFile },
     );
 
+    expect(result.errors).toEqual([]);
+    expect(result.entities[0].spec).toMatchObject({
+      x: { other: 1, $text: 'a.txt' },
+    });
+    expect(readFile).not.toHaveBeenCalled();
+  });
+
+  it.each([
+    ['', 'it holds no document'],
+    ['# only a comment\n', 'it holds no document'],
+    [
+      'a: 1\n---\nb: 2\n',
+      'it holds 2 documents, and a $yaml target must hold one',
+    ],
+  ])('refuses a $yaml target %j', async (target, problem) => {
+    const readFile = repository({ 'x.yaml': target });
+
+    const result = await parse(component('a', 'x:\n  $yaml: x.yaml\n'), {
+      readFile,
+    });
+
     expect(result.entities).toEqual([]);
     expect(result.errors).toEqual([
       {
-        file: 'catalog-info.yaml',
-        line: 8,
-        message: '$text placeholder must be the only key in its mapping',
+        file: 'x.yaml',
+        message: `$yaml placeholder target x.yaml is not valid YAML: ${problem} (referenced from catalog-info.yaml line 8)`,
       },
     ]);
   });

@@ -4,10 +4,10 @@ import {
   Composer,
   CST,
   Document,
+  isMap,
   isScalar,
   LineCounter,
   parseAllDocuments,
-  parseDocument,
   Parser,
   visit,
   YAMLError,
@@ -176,7 +176,16 @@ async function readDocument(
 ): Promise<Entity | undefined> {
   const { path, errors } = context;
   if (document.errors.length) {
-    errors.push(...document.errors.map(e => syntaxError(path, e)));
+    // The first error is the one to fix; those after it mostly follow from it (a template's `{%` lines
+    // give dozens).
+    const [first, ...rest] = document.errors;
+    const error = syntaxError(path, first);
+    if (rest.length) {
+      error.message += ` (and ${rest.length} more error${
+        rest.length > 1 ? 's' : ''
+      } in this document)`;
+    }
+    errors.push(error);
     return undefined;
   }
 
@@ -208,11 +217,34 @@ async function readDocument(
   }
   const problem = describeShapeProblem(value);
   if (problem) {
-    errors.push({ file: path, line, message: `${where} ${problem}` });
+    errors.push({
+      file: path,
+      line: context.lineAt(keyOffset(document, problem.field)) ?? line,
+      message: `${where} ${problem.message}`,
+    });
     return undefined;
   }
   // Only the fields above are checked; the catalog validates the rest.
   return value as Entity;
+}
+
+/** Where the key at `field` (a path of keys from the document's root) is written. */
+function keyOffset(
+  document: Document.Parsed,
+  field: string[] = [],
+): number | undefined {
+  let node: unknown = document.contents;
+  let offset: number | undefined;
+  for (const key of field) {
+    if (!isMap(node)) return undefined;
+    const pair = node.items.find(
+      item => isScalar(item.key) && item.key.value === key,
+    );
+    if (!pair || !isScalar(pair.key)) return undefined;
+    offset = pair.key.range?.[0];
+    node = pair.value;
+  }
+  return offset;
 }
 
 /** Collects well-formed placeholders, recording malformed ones as errors. Never looks inside a placeholder. */
@@ -230,15 +262,12 @@ function findPlaceholders(
       if (!kind) {
         return undefined;
       }
-      const line = context.lineAt(node.range?.[0]);
+      // With other keys beside it, it is data, not a placeholder: the catalog leaves such a mapping as
+      // it is (JSON Schema's `$ref` beside `description`, a template step's `$yaml` beside its `id`).
       if (node.items.length > 1) {
-        errors.push({
-          file: path,
-          line,
-          message: `${kind} placeholder must be the only key in its mapping`,
-        });
         return visit.SKIP;
       }
+      const line = context.lineAt(node.range?.[0]);
       const reference = node.items[0].value;
       if (
         !isScalar(reference) ||
@@ -406,11 +435,20 @@ function parseTarget(kind: PlaceholderKind, text: string): unknown {
   if (kind === '$json') {
     return JSON.parse(text);
   }
-  const document = parseDocument(text);
-  if (document.errors.length) {
-    throw document.errors[0];
+  const documents = parseAllDocuments(text);
+  if ('empty' in documents) {
+    throw documents.errors[0] ?? new Error('it holds no document');
   }
-  return document.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  const errors = documents.flatMap(document => document.errors);
+  if (errors.length) {
+    throw errors[0];
+  }
+  if (documents.length > 1) {
+    throw new Error(
+      `it holds ${documents.length} documents, and a $yaml target must hold one`,
+    );
+  }
+  return documents[0].toJS({ maxAliasCount: MAX_ALIAS_COUNT });
 }
 
 /**
@@ -442,10 +480,24 @@ function nestsTooDeeply(tokens: Iterable<CST.Token>): boolean {
   return false;
 }
 
-/** Describes what keeps a non-empty document from being an entity, if anything. */
-function describeShapeProblem(value: unknown): string | undefined {
+/**
+ * Describes what keeps a non-empty document from being an entity, if anything, and the field it is in.
+ * These are the checks of the catalog's entity envelope schema, which refuses a provider's whole mutation
+ * over one such entity, so none may reach it.
+ */
+function describeShapeProblem(
+  value: unknown,
+): { message: string; field?: string[] } | undefined {
   if (!isRecord(value)) {
-    return `is a ${typeName(value)}, not a mapping`;
+    return { message: `is a ${typeName(value)}, not a mapping` };
+  }
+  if (!isBlank(value.metadata) && !isRecord(value.metadata)) {
+    return {
+      message: `has metadata as a ${typeName(
+        value.metadata,
+      )}: it must be a mapping with a name`,
+      field: ['metadata'],
+    };
   }
   const metadata = isRecord(value.metadata) ? value.metadata : {};
   const fields: Array<[string, unknown]> = [
@@ -453,31 +505,52 @@ function describeShapeProblem(value: unknown): string | undefined {
     ['kind', value.kind],
     ['metadata.name', metadata.name],
   ];
-  const missing = fields.filter(
-    ([, field]) => field === undefined || field === null || field === '',
-  );
+  const missing = fields.filter(([, field]) => isBlank(field));
   if (missing.length) {
-    return `is missing ${missing.map(([name]) => name).join(', ')}`;
+    return {
+      message: `is missing ${missing.map(([name]) => name).join(', ')}`,
+    };
+  }
+  if ('namespace' in metadata) {
+    if (isBlank(metadata.namespace)) {
+      return {
+        message:
+          'has an empty metadata.namespace: name one, or leave the key out for the default',
+        field: ['metadata', 'namespace'],
+      };
+    }
+    fields.push(['metadata.namespace', metadata.namespace]);
   }
   // YAML reads `name: 2048` or `name: true` as a number or a boolean.
   const notText = fields.find(([, field]) => typeof field !== 'string');
   if (notText) {
     const [name, field] = notText;
-    return typeof field === 'object'
-      ? `has ${name} as a ${typeName(field)}: it must be a string`
-      : `has ${name} ${JSON.stringify(field)}, a ${typeName(
-          field,
-        )}: quote it to make it a string`;
+    return {
+      message:
+        typeof field === 'object'
+          ? `has ${name} as a ${typeName(field)}: it must be a string`
+          : `has ${name} ${JSON.stringify(field)}, a ${typeName(
+              field,
+            )}: quote it to make it a string`,
+      field: name.split('.'),
+    };
   }
   for (const name of ['annotations', 'labels']) {
     const map = metadata[name];
     if (map !== undefined && map !== null && !isRecord(map)) {
-      return `has metadata.${name} as a ${typeName(
-        map,
-      )}: write it as a mapping of names to strings`;
+      return {
+        message: `has metadata.${name} as a ${typeName(
+          map,
+        )}: write it as a mapping of names to strings`,
+        field: ['metadata', name],
+      };
     }
   }
   return undefined;
+}
+
+function isBlank(field: unknown) {
+  return field === undefined || field === null || field === '';
 }
 
 function typeName(value: unknown): string {
@@ -493,16 +566,18 @@ function syntaxError(file: string, error: YAMLError): DescriptorError {
   };
 }
 
-/** Strips a UTF-8 byte order mark, which editors add but nobody means as content. */
+/**
+ * Strips UTF-8 byte order marks, which editors add but nobody means as content, from the start of the
+ * file and of every line: files joined with `cat` carry them into later documents.
+ */
 function decodeText(content: Buffer): string {
-  const text = content.toString('utf8');
-  return text.startsWith('\uFEFF') ? text.slice(1) : text;
+  return content.toString('utf8').replace(/^\uFEFF/gm, '');
 }
 
-/** First line only: yaml appends a multi-line excerpt of the source to its messages. */
+/** First line only, without the colon that leads into the excerpt of the source yaml appends to it. */
 function describeError(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
-  return message.split('\n')[0];
+  return message.split('\n')[0].replace(/:$/, '');
 }
 
 function formatSize(bytes: number): string {
