@@ -3,16 +3,32 @@
 Sites made for Backstage name `techdocs-core` in their mkdocs.yml, and MkDocs refuses to build a site whose
 plugin is not installed; the real plugin comes only from PyPI. This one gives such sites the Material theme
 and the Markdown extensions the real one turns on, those installed here (Debian's mkdocs-material brings
-pymdown-extensions). Where the real plugin is installed, MkDocs takes it: it comes later on the path.
+pymdown-extensions), the search index TechDocs search reads, and the metadata file the TechDocs reader's
+header shows. Where the real plugin is installed, MkDocs takes it: it comes later on the path.
 """
 
 import importlib.util
+import os
+import shutil
+import tempfile
 
+from markdown.blockprocessors import ListIndentProcessor, OListProcessor, UListProcessor
+from markdown.extensions import Extension
+from mkdocs.contrib.search import SearchPlugin
 from mkdocs.plugins import BasePlugin
 from mkdocs.theme import Theme
 from mkdocs.utils import get_theme_names
 
-# Extension names and their settings.
+
+def emoji_settings():
+    # A site would name the generator with a Python tag, which Backstage refuses: it is imported here, and
+    # only where pymdown-extensions is installed.
+    from pymdownx.emoji import to_svg
+
+    return {"emoji_generator": to_svg}
+
+
+# Extension names and their settings (or what makes them).
 EXTENSIONS = {
     "abbr": {},
     "admonition": {},
@@ -22,9 +38,11 @@ EXTENSIONS = {
     "md_in_html": {},
     "tables": {},
     "toc": {"permalink": True},
-    "pymdownx.betterem": {},
+    "pymdownx.betterem": {"smart_enable": "all"},
     "pymdownx.caret": {},
+    "pymdownx.critic": {},
     "pymdownx.details": {},
+    "pymdownx.emoji": emoji_settings,
     "pymdownx.highlight": {},
     "pymdownx.inlinehilite": {},
     "pymdownx.magiclink": {},
@@ -37,6 +55,23 @@ EXTENSIONS = {
 }
 
 
+class TwoSpaceNestedLists(Extension):
+    """Lists nested by two spaces, as the real plugin's mdx_truly_sane_lists reads them (Debian lacks it)."""
+
+    def extendMarkdown(self, md):
+        usual = md.tab_length
+        md.tab_length = 2
+        try:
+            for name, processor, priority in (
+                ("indent", ListIndentProcessor, 90),
+                ("olist", OListProcessor, 40),
+                ("ulist", UListProcessor, 30),
+            ):
+                md.parser.blockprocessors.register(processor(md.parser), name, priority)
+        finally:
+            md.tab_length = usual
+
+
 def installed(extension):
     package = extension.split(".")[0] if "." in extension else "markdown"
     return importlib.util.find_spec(package) is not None
@@ -47,8 +82,28 @@ class TechDocsCore(BasePlugin):
         # Without mkdocs-material the site builds in the theme it names rather than not at all.
         if config["theme"].name != "material" and "material" in get_theme_names():
             config["theme"] = Theme(name="material")
+        # TechDocs search indexes a site from its search/search_index.json.
+        if "search" not in config["plugins"]:
+            search = SearchPlugin()
+            search.load_config({})
+            config["plugins"]["search"] = search
+        # The reader's header shows the site's name and description from this file.
+        self.templates = templates = tempfile.mkdtemp(prefix="portico-techdocs-")
+        with open(os.path.join(templates, "techdocs_metadata.json"), "w") as metadata:
+            metadata.write(
+                '{{ {"site_name": (config.site_name | string),'
+                ' "site_description": (config.site_description | string)} | tojson }}'
+            )
+        config["theme"].dirs.append(templates)
+        config["theme"].static_templates.add("techdocs_metadata.json")
+        config["markdown_extensions"].append(TwoSpaceNestedLists())
         for name, settings in EXTENSIONS.items():
             if name not in config["markdown_extensions"] and installed(name):
                 config["markdown_extensions"].append(name)
-                config["mdx_configs"].setdefault(name, settings)
+                config["mdx_configs"].setdefault(
+                    name, settings() if callable(settings) else settings
+                )
         return config
+
+    def on_post_build(self, config):
+        shutil.rmtree(self.templates, ignore_errors=True)

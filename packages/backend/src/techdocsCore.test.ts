@@ -13,7 +13,7 @@ describe('local TechDocs builds', () => {
     });
     writeFileSync(
       join(site, 'docs/index.md'),
-      '# Payments\n\n!!! warning "Before you deploy"\n    Run the migrations.\n\n- [x] on call set up\n',
+      '# Payments\n\n!!! warning "Before you deploy"\n    Run the migrations.\n\n- [x] on call set up\n\n- Regions\n  - eu-west\n',
     );
     // What ./portico start gives the backend, whose TechDocs generator runs mkdocs as below.
     execFileSync(
@@ -35,5 +35,22 @@ describe('local TechDocs builds', () => {
     expect(page).toContain('class="md-header');
     expect(page).toMatch(/class="admonition warning"[\s\S]*Before you deploy/);
     expect(page).toContain('task-list-item');
+    // Nested by two spaces, as sites written for the real plugin nest lists.
+    expect(page).toMatch(/Regions(<\/p>)?\s*<ul>\s*<li>eu-west<\/li>/);
+    // What TechDocs search indexes and what the reader's header shows.
+    const index = JSON.parse(
+      readFileSync(join(site, 'out/search/search_index.json'), 'utf8'),
+    );
+    expect(index.docs.map((doc: { title: string }) => doc.title)).toContain(
+      'Payments',
+    );
+    const metadata = JSON.parse(
+      readFileSync(join(site, 'out/techdocs_metadata.json'), 'utf8'),
+    );
+    expect(metadata.site_name).toBe(
+      readFileSync(join(site, 'mkdocs.yml'), 'utf8').match(
+        /^site_name: (.*)$/m,
+      )![1],
+    );
   });
 });
