@@ -9,6 +9,7 @@ header shows. Where the real plugin is installed, MkDocs takes it: it comes late
 
 import importlib.util
 import os
+import re
 import shutil
 import tempfile
 
@@ -72,6 +73,44 @@ class TwoSpaceNestedLists(Extension):
             md.tab_length = usual
 
 
+# GitHub's alerts (`> [!NOTE]` and the lines quoted after it) as admonitions, as the real plugin renders
+# them; the two that Material has no type for keep their word as the title.
+GITHUB_ALERT = re.compile(r"^ {0,3}> ?\[!(NOTE|TIP|IMPORTANT|WARNING|CAUTION)\] *$", re.IGNORECASE)
+QUOTED = re.compile(r"^ {0,3}> ?(.*)$")
+FENCE = re.compile(r"^ {0,3}(```|~~~)")
+ADMONITIONS = {
+    "NOTE": "note",
+    "TIP": "tip",
+    "IMPORTANT": 'info "Important"',
+    "WARNING": "warning",
+    "CAUTION": 'danger "Caution"',
+}
+
+
+def github_alerts_as_admonitions(markdown):
+    lines = markdown.split("\n")
+    out = []
+    fence = None
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        i += 1
+        opened = FENCE.match(line)
+        if opened and (fence is None or opened.group(1) == fence):
+            fence = opened.group(1) if fence is None else None
+        alert = fence is None and GITHUB_ALERT.match(line)
+        if not alert:
+            out.append(line)
+            continue
+        out.append(f"!!! {ADMONITIONS[alert.group(1).upper()]}")
+        while i < len(lines) and QUOTED.match(lines[i]):
+            body = QUOTED.match(lines[i]).group(1)
+            out.append(f"    {body}" if body else "")
+            i += 1
+        out.append("")
+    return "\n".join(out)
+
+
 def installed(extension):
     package = extension.split(".")[0] if "." in extension else "markdown"
     return importlib.util.find_spec(package) is not None
@@ -104,6 +143,9 @@ class TechDocsCore(BasePlugin):
                     name, settings() if callable(settings) else settings
                 )
         return config
+
+    def on_page_markdown(self, markdown, **kwargs):
+        return github_alerts_as_admonitions(markdown)
 
     def on_post_build(self, config):
         shutil.rmtree(self.templates, ignore_errors=True)

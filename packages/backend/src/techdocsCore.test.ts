@@ -13,7 +13,7 @@ describe('local TechDocs builds', () => {
     });
     writeFileSync(
       join(site, 'docs/index.md'),
-      '# Payments\n\n!!! warning "Before you deploy"\n    Run the migrations.\n\n- [x] on call set up\n\n- Regions\n  - eu-west\n',
+      '# Payments\n\n!!! warning "Before you deploy"\n    Run the migrations.\n\n- [x] on call set up\n\n- Regions\n  - eu-west\n\n> [!TIP]\n> Deploy on Tuesdays.\n',
     );
     // What ./portico start gives the backend, whose TechDocs generator runs mkdocs as below.
     execFileSync(
@@ -35,6 +35,8 @@ describe('local TechDocs builds', () => {
     expect(page).toContain('class="md-header');
     expect(page).toMatch(/class="admonition warning"[\s\S]*Before you deploy/);
     expect(page).toContain('task-list-item');
+    // GitHub's alerts, as a README moved into docs has them.
+    expect(page).toMatch(/class="admonition tip"[\s\S]*Deploy on Tuesdays/);
     // Nested by two spaces, as sites written for the real plugin nest lists.
     expect(page).toMatch(/Regions(<\/p>)?\s*<ul>\s*<li>eu-west<\/li>/);
     // What TechDocs search indexes and what the reader's header shows.
