@@ -57,7 +57,8 @@ EXTENSIONS = {
 
 
 class TwoSpaceNestedLists(Extension):
-    """Lists nested by two spaces, as the real plugin's mdx_truly_sane_lists reads them (Debian lacks it)."""
+    """Lists nested by two spaces, as the real plugin's mdx_truly_sane_lists reads them (Debian lacks it):
+    there, as here, an item indented by four spaces is text of the item above, not a nested list."""
 
     def extendMarkdown(self, md):
         usual = md.tab_length
@@ -73,15 +74,15 @@ class TwoSpaceNestedLists(Extension):
             md.tab_length = usual
 
 
-# GitHub's alerts (`> [!NOTE]` and the lines quoted after it) as admonitions, as the real plugin renders
-# them; the two that Material has no type for keep their word as the title.
-GITHUB_ALERT = re.compile(r"^ {0,3}> ?\[!(NOTE|TIP|IMPORTANT|WARNING|CAUTION)\] *$", re.IGNORECASE)
-QUOTED = re.compile(r"^ {0,3}> ?(.*)$")
-FENCE = re.compile(r"^ {0,3}(```|~~~)")
+# GitHub's alerts (`> [!NOTE]` at the start of a line, and the lines quoted after it) as admonitions, as
+# the real plugin renders them.
+GITHUB_ALERT = re.compile(r"^> ?\[!(NOTE|TIP|IMPORTANT|WARNING|CAUTION)\] *$", re.IGNORECASE)
+QUOTED = re.compile(r"^> ?(.*)$")
+FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
 ADMONITIONS = {
     "NOTE": "note",
     "TIP": "tip",
-    "IMPORTANT": 'info "Important"',
+    "IMPORTANT": 'warning "Important"',
     "WARNING": "warning",
     "CAUTION": 'danger "Caution"',
 }
@@ -95,9 +96,17 @@ def github_alerts_as_admonitions(markdown):
     while i < len(lines):
         line = lines[i]
         i += 1
-        opened = FENCE.match(line)
-        if opened and (fence is None or opened.group(1) == fence):
-            fence = opened.group(1) if fence is None else None
+        marker = FENCE.match(line)
+        if marker and fence is None:
+            fence = marker.group(1)
+        # A fence closes only with its own character, at least as many, and nothing after them.
+        elif (
+            marker
+            and marker.group(1)[0] == fence[0]
+            and len(marker.group(1)) >= len(fence)
+            and not marker.group(2).strip()
+        ):
+            fence = None
         alert = fence is None and GITHUB_ALERT.match(line)
         if not alert:
             out.append(line)
@@ -148,4 +157,7 @@ class TechDocsCore(BasePlugin):
         return github_alerts_as_admonitions(markdown)
 
     def on_post_build(self, config):
+        shutil.rmtree(self.templates, ignore_errors=True)
+
+    def on_build_error(self, error):
         shutil.rmtree(self.templates, ignore_errors=True)

@@ -426,6 +426,21 @@ describe('parseDescriptor', () => {
     expect(readFile).not.toHaveBeenCalled();
   });
 
+  it('reads nothing inside a mapping that has a $-key beside others, as the catalog does', async () => {
+    const readFile = repository({ 'a.txt': 'A' });
+
+    const result = await parse(
+      component('a', 'x:\n  $schema: s.json\n  d:\n    $text: a.txt\n'),
+      { readFile },
+    );
+
+    expect(result.errors).toEqual([]);
+    expect(result.entities[0].spec).toMatchObject({
+      x: { $schema: 's.json', d: { $text: 'a.txt' } },
+    });
+    expect(readFile).not.toHaveBeenCalled();
+  });
+
   it("resolves a placeholder path that starts with a slash from the repository's root, never above it", async () => {
     const result = await parse(
       component('a', 'x:\n  $text: /../../etc/passwd\n'),
@@ -529,11 +544,14 @@ describe('parseDescriptor', () => {
   });
 
   it.each([
-    ['', 'it holds no document'],
-    ['# only a comment\n', 'it holds no document'],
+    ['', 'holds no YAML documents; a $yaml target must hold one'],
+    [
+      '# only a comment\n',
+      'holds no YAML documents; a $yaml target must hold one',
+    ],
     [
       'a: 1\n---\nb: 2\n',
-      'it holds 2 documents, and a $yaml target must hold one',
+      'holds 2 YAML documents; a $yaml target must hold one',
     ],
   ])('refuses a $yaml target %j', async (target, problem) => {
     const readFile = repository({ 'x.yaml': target });
@@ -546,7 +564,7 @@ describe('parseDescriptor', () => {
     expect(result.errors).toEqual([
       {
         file: 'x.yaml',
-        message: `$yaml placeholder target x.yaml is not valid YAML: ${problem} (referenced from catalog-info.yaml line 8)`,
+        message: `$yaml placeholder target x.yaml ${problem} (referenced from catalog-info.yaml line 8)`,
       },
     ]);
   });

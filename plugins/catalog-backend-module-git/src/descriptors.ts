@@ -236,11 +236,12 @@ function keyOffset(
   let node: unknown = document.contents;
   let offset: number | undefined;
   for (const key of field) {
-    if (!isMap(node)) return undefined;
+    // Past an alias or a placeholder's substitute, the deepest key written in the document is the place.
+    if (!isMap(node)) return offset;
     const pair = node.items.find(
       item => isScalar(item.key) && item.key.value === key,
     );
-    if (!pair || !isScalar(pair.key)) return undefined;
+    if (!pair || !isScalar(pair.key)) return offset;
     offset = pair.key.range?.[0];
     node = pair.value;
   }
@@ -256,15 +257,17 @@ function findPlaceholders(
   const placeholders: Placeholder[] = [];
   visit(document, {
     Map(_key, node) {
-      const kind = node.items
-        .map(pair => (isScalar(pair.key) ? pair.key.value : undefined))
-        .find(isPlaceholderKind);
-      if (!kind) {
+      const keys = node.items.map(pair =>
+        isScalar(pair.key) ? pair.key.value : undefined,
+      );
+      if (!keys.some(key => typeof key === 'string' && key.startsWith('$'))) {
         return undefined;
       }
-      // With other keys beside it, it is data, not a placeholder: the catalog leaves such a mapping as
-      // it is (JSON Schema's `$ref` beside `description`, a template step's `$yaml` beside its `id`).
-      if (node.items.length > 1) {
+      // As the catalog reads it: a mapping with a `$`-key beside other keys (JSON Schema's `$ref` beside
+      // `description`, a template step's `$yaml` beside its `id`), or with one of another kind
+      // (`$openapi`), is data, and nothing inside it is read either.
+      const kind = keys.find(isPlaceholderKind);
+      if (!kind || node.items.length > 1) {
         return visit.SKIP;
       }
       const line = context.lineAt(node.range?.[0]);
@@ -374,6 +377,17 @@ function resolveTarget(
   return { ok: true, path };
 }
 
+/** A `$yaml` target that is valid YAML, but not one document. */
+class DocumentCountError extends Error {
+  constructor(count: number) {
+    super(
+      `holds ${count || 'no'} YAML document${
+        count === 1 ? '' : 's'
+      }; a $yaml target must hold one`,
+    );
+  }
+}
+
 /** Reads and parses placeholder targets, once per kind and path however often a file references them. */
 function createTargetLoader(
   readFile: ReadRepositoryFile,
@@ -412,7 +426,10 @@ function createTargetLoader(
       const format = kind === '$json' ? 'JSON' : 'YAML';
       return {
         ok: false,
-        problem: `is not valid ${format}: ${describeError(error)}`,
+        problem:
+          error instanceof DocumentCountError
+            ? error.message
+            : `is not valid ${format}: ${describeError(error)}`,
         inTarget: true,
       };
     }
@@ -437,16 +454,14 @@ function parseTarget(kind: PlaceholderKind, text: string): unknown {
   }
   const documents = parseAllDocuments(text);
   if ('empty' in documents) {
-    throw documents.errors[0] ?? new Error('it holds no document');
+    throw documents.errors[0] ?? new DocumentCountError(0);
   }
   const errors = documents.flatMap(document => document.errors);
   if (errors.length) {
     throw errors[0];
   }
   if (documents.length > 1) {
-    throw new Error(
-      `it holds ${documents.length} documents, and a $yaml target must hold one`,
-    );
+    throw new DocumentCountError(documents.length);
   }
   return documents[0].toJS({ maxAliasCount: MAX_ALIAS_COUNT });
 }

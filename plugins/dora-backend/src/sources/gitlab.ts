@@ -21,11 +21,15 @@ const subjectOf = (p: z.infer<typeof project>): Subject => ({
   value: p.path_with_namespace,
 });
 
-/** GitLab before 13.x sent neither `deployment_id` nor `status_changed_at`; its job id names the deployment. */
+/**
+ * GitLab 13.5 to 14.2 sent no `deployment_id`: its job names the deployment then. Before 13.12 it sent no
+ * `status_changed_at` either, and a deployment's time is not made up from its delivery's: a resent hook
+ * would move it.
+ */
 const deploymentEvent = z.object({
   object_kind: z.literal('deployment'),
   status: z.string(),
-  status_changed_at: timestamp.nullish(),
+  status_changed_at: timestamp,
   deployment_id: z.number().nullish(),
   deployable_id: z.number().nullish(),
   environment: z.string(),
@@ -47,7 +51,6 @@ const mergeRequestEvent = z.object({
     updated_at: timestamp,
     merged_at: timestamp.nullish(),
     merge_commit_sha: z.string().nullish(),
-    squash: z.boolean().nullish(),
     last_commit: z.object({ id: z.string() }).nullish(),
   }),
   project,
@@ -73,8 +76,10 @@ export function normalizeGitlab(
 ): NormalizedEvent[] {
   const kind = (payload as { object_kind?: unknown } | null)?.object_kind;
   if (kind === 'deployment') {
+    // Checked before the payload: a deployment under way says nothing yet, whatever GitLab sent it.
+    const { status } = payload as { status?: unknown };
+    if (status !== 'success' && status !== 'failed') return [];
     const event = parseOrExplain(deploymentEvent, payload, 'deployment');
-    if (!['success', 'failed'].includes(event.status)) return [];
     const externalId =
       event.deployment_id ??
       (event.deployable_id && `job-${event.deployable_id}`);
@@ -96,8 +101,7 @@ export function normalizeGitlab(
             ? event.environment_tier === 'production'
             : isProduction(settings, event.environment),
           succeeded: event.status === 'success',
-          // Sent when the status changed: its arrival is the best time an old GitLab gives.
-          finishedAt: event.status_changed_at ?? Date.now(),
+          finishedAt: event.status_changed_at,
           commitSha: commitOf(event),
           url: event.deployable_url ?? undefined,
         },
@@ -119,10 +123,9 @@ export function normalizeGitlab(
         record: {
           source: SOURCE,
           // A fast-forward merge has no merge commit: the merged branch's last commit is the new head.
-          sha:
-            mr.merge_commit_sha ??
-            (mr.squash ? undefined : mr.last_commit?.id) ??
-            undefined,
+          // (A squashed one's is not, and the hook does not say which it was: that commit then matches
+          // nothing on the default branch, as no commit would.)
+          sha: mr.merge_commit_sha ?? mr.last_commit?.id ?? undefined,
           externalId: `${event.project.path_with_namespace}!${mr.iid}`,
           subject: subjectOf(event.project),
           // The hook carries no first-commit time: the merge request's opening stands in for it.

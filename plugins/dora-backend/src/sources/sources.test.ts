@@ -85,34 +85,33 @@ describe('sources', () => {
     ]);
   });
 
-  it('reads deployment hooks of GitLab versions that sent neither deployment_id nor status_changed_at', () => {
+  it('reads deployment hooks of GitLab versions without deployment_id by their job, and refuses one without a time', () => {
     const old = fixture('gitlab-deployment.json');
     delete old.deployment_id;
-    delete old.status_changed_at;
-    const before = Date.now();
-    const [deployment] = normalizeGitlab(old, settings);
-    expect(deployment.record).toMatchObject({
+    expect(normalizeGitlab(old, settings)[0].record).toMatchObject({
       externalId: 'job-8123456789',
-      succeeded: true,
+      finishedAt: Date.parse('2026-11-20T10:31:27Z'),
     });
-    expect(
-      deployment.kind === 'deployment' && deployment.record.finishedAt,
-    ).toBeGreaterThanOrEqual(before);
+    delete old.status_changed_at;
+    expect(() => normalizeGitlab(old, settings)).toThrow(
+      'deployment: status_changed_at',
+    );
+    // A deployment under way passes, whatever its hook lacks.
+    old.status = 'running';
+    expect(normalizeGitlab(old, settings)).toEqual([]);
+    old.status = 'success';
+    old.status_changed_at = '2026-11-20 10:31:27 +0000';
     delete old.deployable_id;
     expect(() => normalizeGitlab(old, settings)).toThrow(
       'deployment: deployment_id (or deployable_id) is missing',
     );
   });
 
-  it("takes a fast-forward merge's last commit as its commit, but not a squashed one's", () => {
+  it("takes a fast-forward merge's last commit as its commit", () => {
     const merged = fixture('gitlab-merge_request-merged.json');
     merged.object_attributes.merge_commit_sha = null;
     expect(normalizeGitlab(merged, settings)[0].record).toMatchObject({
       sha: 'd44ef94133263ffa59e612162d5dcbbbcdb5b03f',
-    });
-    merged.object_attributes.squash = true;
-    expect(normalizeGitlab(merged, settings)[0].record).toMatchObject({
-      sha: undefined,
     });
   });
 
