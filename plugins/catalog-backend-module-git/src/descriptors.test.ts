@@ -426,21 +426,6 @@ describe('parseDescriptor', () => {
     expect(readFile).not.toHaveBeenCalled();
   });
 
-  it('reads nothing inside a mapping that has a $-key beside others, as the catalog does', async () => {
-    const readFile = repository({ 'a.txt': 'A' });
-
-    const result = await parse(
-      component('a', 'x:\n  $schema: s.json\n  d:\n    $text: a.txt\n'),
-      { readFile },
-    );
-
-    expect(result.errors).toEqual([]);
-    expect(result.entities[0].spec).toMatchObject({
-      x: { $schema: 's.json', d: { $text: 'a.txt' } },
-    });
-    expect(readFile).not.toHaveBeenCalled();
-  });
-
   it("resolves a placeholder path that starts with a slash from the repository's root, never above it", async () => {
     const result = await parse(
       component('a', 'x:\n  $text: /../../etc/passwd\n'),
@@ -528,20 +513,25 @@ describe('parseDescriptor', () => {
     ]);
   });
 
-  it('reads a placeholder key beside other keys as data, as the catalog does', async () => {
-    const readFile = repository({ 'a.txt': 'A' });
+  it.each([
+    ['x:\n  other: 1\n  $text: a.txt\n', { other: 1, $text: 'a.txt' }],
+    [
+      'x:\n  $schema: s.json\n  d:\n    $text: a.txt\n',
+      { $schema: 's.json', d: { $text: 'a.txt' } },
+    ],
+    ['x:\n  $openapi: api.yaml\n', { $openapi: 'api.yaml' }],
+  ])(
+    'reads a $-key beside other keys, or of another kind, as data, and nothing inside it, as the catalog does (%j)',
+    async (spec, x) => {
+      const readFile = repository({ 'a.txt': 'A' });
 
-    const result = await parse(
-      component('a', 'x:\n  other: 1\n  $text: a.txt\n'),
-      { readFile },
-    );
+      const result = await parse(component('a', spec), { readFile });
 
-    expect(result.errors).toEqual([]);
-    expect(result.entities[0].spec).toMatchObject({
-      x: { other: 1, $text: 'a.txt' },
-    });
-    expect(readFile).not.toHaveBeenCalled();
-  });
+      expect(result.errors).toEqual([]);
+      expect(result.entities[0].spec).toMatchObject({ x });
+      expect(readFile).not.toHaveBeenCalled();
+    },
+  );
 
   it.each([
     ['', 'holds no YAML documents; a $yaml target must hold one'],
