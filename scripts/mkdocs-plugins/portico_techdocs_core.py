@@ -10,8 +10,6 @@ header shows. Where the real plugin is installed, MkDocs takes it: it comes late
 import importlib.util
 import os
 import re
-import shutil
-import tempfile
 
 from markdown.blockprocessors import ListIndentProcessor, OListProcessor, UListProcessor
 from markdown.extensions import Extension
@@ -112,12 +110,15 @@ def github_alerts_as_admonitions(markdown):
             out.append(line)
             continue
         out.append(f"!!! {ADMONITIONS[alert.group(1).upper()]}")
-        while i < len(lines) and QUOTED.match(lines[i]):
-            body = QUOTED.match(lines[i]).group(1)
+        while i < len(lines) and (quoted := QUOTED.match(lines[i])):
+            body = quoted.group(1)
             out.append(f"    {body}" if body else "")
             i += 1
         out.append("")
     return "\n".join(out)
+
+
+TEMPLATES = os.path.join(os.path.dirname(__file__), "portico_techdocs_templates")
 
 
 def installed(extension):
@@ -136,13 +137,7 @@ class TechDocsCore(BasePlugin):
             search.load_config({})
             config["plugins"]["search"] = search
         # The reader's header shows the site's name and description from this file.
-        self.templates = templates = tempfile.mkdtemp(prefix="portico-techdocs-")
-        with open(os.path.join(templates, "techdocs_metadata.json"), "w") as metadata:
-            metadata.write(
-                '{{ {"site_name": (config.site_name | string),'
-                ' "site_description": (config.site_description | string)} | tojson }}'
-            )
-        config["theme"].dirs.append(templates)
+        config["theme"].dirs.append(TEMPLATES)
         config["theme"].static_templates.add("techdocs_metadata.json")
         config["markdown_extensions"].append(TwoSpaceNestedLists())
         for name, settings in EXTENSIONS.items():
@@ -155,9 +150,3 @@ class TechDocsCore(BasePlugin):
 
     def on_page_markdown(self, markdown, **kwargs):
         return github_alerts_as_admonitions(markdown)
-
-    def on_post_build(self, config):
-        shutil.rmtree(self.templates, ignore_errors=True)
-
-    def on_build_error(self, error):
-        shutil.rmtree(self.templates, ignore_errors=True)
