@@ -34,6 +34,8 @@ const { values: args } = parseArgs({
     // The files carry the annotations that Portico adds (source location, commit), so that both sides
     // process entities of the same size: tells the cost of ingestion from the cost of those annotations.
     annotated: { type: 'boolean', default: false },
+    // The git daemon's CPU priority (nice): 19 lets the backend go first, 0 shares the cores evenly.
+    'daemon-nice': { type: 'string', default: '19' },
   },
 });
 const repoCount = Number(args.repos);
@@ -248,7 +250,7 @@ function daemon(reposDir, port) {
   return spawn(
     'nice',
     [
-      '-n19',
+      `-n${args['daemon-nice']}`,
       'git',
       'daemon',
       '--reuseaddr',
