@@ -32,12 +32,17 @@ const CACHE_LIMIT = 50_000;
 /**
  * Finds the catalog entities events belong to, with their owner and system as they are now, so that a
  * later change of owner does not rewrite history. A batch asks the catalog once per kind of subject, and
- * answers (misses too) are cached for a minute: a burst of deliveries for one repository asks once.
+ * answers (misses too) are cached for a minute; batches arriving together wait for the lookup already
+ * under way for a subject instead of asking again: a burst of deliveries for one repository asks once.
  */
 export class CatalogAttributor {
   private readonly cache = new Map<
     string,
     { at: number; value: Attribution }
+  >();
+  private readonly lookingUp = new Map<
+    string,
+    Promise<Map<string, Attribution>>
   >();
 
   constructor(
@@ -49,28 +54,55 @@ export class CatalogAttributor {
     const now = Date.now();
     const result = new Map<string, Attribution>();
     const missing = new Map<string, Subject>();
+    const underWay = new Map<string, Promise<Map<string, Attribution>>>();
     for (const subject of subjects) {
       const key = subjectKey(subject);
       const cached = this.cache.get(key);
+      const lookup = this.lookingUp.get(key);
       if (cached && now - cached.at < CACHE_MS) result.set(key, cached.value);
+      else if (lookup) underWay.set(key, lookup);
       else missing.set(key, subject);
     }
-    if (missing.size === 0) return result;
-    const found = await this.lookUp([...missing.values()]);
-    if (this.cache.size > CACHE_LIMIT) {
-      for (const [key, entry] of this.cache) {
-        if (now - entry.at >= CACHE_MS) this.cache.delete(key);
+    const own = missing.size > 0 ? this.lookUpAndCache(missing) : undefined;
+    // Awaited together, so that a failed lookup is never left unhandled.
+    const answers = await Promise.all([...underWay.values(), own]);
+    for (const answer of answers) {
+      for (const [key, value] of answer ?? []) {
+        if (missing.has(key) || underWay.has(key)) result.set(key, value);
       }
     }
-    for (const key of missing.keys()) {
-      const entity = found.get(key);
-      const value: Attribution = entity
-        ? { key, ...describe(entity) }
-        : { key };
-      this.cache.set(key, { at: now, value });
-      result.set(key, value);
-    }
     return result;
+  }
+
+  private async lookUpAndCache(
+    missing: Map<string, Subject>,
+  ): Promise<Map<string, Attribution>> {
+    const lookup = this.lookUp([...missing.values()]).then(found => {
+      const now = Date.now();
+      if (this.cache.size > CACHE_LIMIT) {
+        for (const [key, entry] of this.cache) {
+          if (now - entry.at >= CACHE_MS) this.cache.delete(key);
+        }
+      }
+      const answered = new Map<string, Attribution>();
+      for (const key of missing.keys()) {
+        const entity = found.get(key);
+        const value: Attribution = entity
+          ? { key, ...describe(entity) }
+          : { key };
+        this.cache.set(key, { at: now, value });
+        answered.set(key, value);
+      }
+      return answered;
+    });
+    for (const key of missing.keys()) this.lookingUp.set(key, lookup);
+    try {
+      return await lookup;
+    } finally {
+      for (const key of missing.keys()) {
+        if (this.lookingUp.get(key) === lookup) this.lookingUp.delete(key);
+      }
+    }
   }
 
   /** The entity of each subject, by subject key: one catalog request per annotation name, one for refs. */
