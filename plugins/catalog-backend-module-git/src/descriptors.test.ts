@@ -274,6 +274,23 @@ describe('parseDescriptor', () => {
     });
   });
 
+  it('rejects an entity whose ref the catalog cannot store, keeping the other documents of its file', async () => {
+    const name = 'n'.repeat(250);
+    const result = await parse(
+      `apiVersion: v1\nkind: Component\nmetadata:\n  name: kept\n---\napiVersion: v1\nkind: Component\nmetadata:\n  name: ${name}\n`,
+    );
+    expect(result.entities.map(e => e.metadata.name)).toEqual(['kept']);
+    expect(result.errors).toEqual([
+      {
+        file: 'catalog-info.yaml',
+        line: 9,
+        message: `document starting at line 5 has an entity ref of 268 characters (component:default/${'n'.repeat(
+          42,
+        )}…): the catalog stores at most 255; shorten metadata.name`,
+      },
+    ]);
+  });
+
   it('rejects a descriptor over the size limit before parsing it', async () => {
     const readFile = repository();
     // Unparseable on purpose: parsing it would add syntax errors.

@@ -1,5 +1,5 @@
 import { posix } from 'path';
-import { Entity } from '@backstage/catalog-model';
+import { Entity, stringifyEntityRef } from '@backstage/catalog-model';
 import {
   Composer,
   CST,
@@ -45,6 +45,8 @@ export const DEFAULT_MAX_TARGET_BYTES = 10 * 1024 * 1024; // 10 MiB
 
 // Enough for ordinary anchor reuse, far too few for a "billion laughs" expansion.
 const MAX_ALIAS_COUNT = 100;
+/** The length of the catalog's entity ref columns (`refresh_state.entity_ref` and others). */
+const MAX_ENTITY_REF_LENGTH = 255;
 
 // Far deeper than any real entity, far shallower than what exhausts the stack.
 const MAX_NESTING_DEPTH = 100;
@@ -560,6 +562,18 @@ function describeShapeProblem(
         field: ['metadata', name],
       };
     }
+  }
+  // The catalog's tables hold refs of at most 255 characters: PostgreSQL would refuse the row, and with it
+  // every entity of the same mutation.
+  const ref = stringifyEntityRef(value as unknown as Entity);
+  if (ref.length > MAX_ENTITY_REF_LENGTH) {
+    return {
+      message: `has an entity ref of ${ref.length} characters (${ref.slice(
+        0,
+        60,
+      )}…): the catalog stores at most ${MAX_ENTITY_REF_LENGTH}; shorten metadata.name`,
+      field: ['metadata', 'name'],
+    };
   }
   return undefined;
 }

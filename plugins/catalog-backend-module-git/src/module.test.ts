@@ -166,10 +166,20 @@ describe.each([
       daemon.createRepository('tools', {
         'catalog-info.yaml': component('deployer'),
       });
+      // A name longer than the catalog's tables hold: PostgreSQL would refuse the whole first batch.
+      daemon.createRepository('legacy', {
+        'catalog-info.yaml': `${component('legacy-app')}---\n${component(
+          'x'.repeat(300),
+        )}`,
+      });
 
       const { server, sync, entity, present, absent, statusOf } =
         await startCatalog(knex, {
-          remotes: [daemon.url('shop'), daemon.url('tools')],
+          remotes: [
+            daemon.url('shop'),
+            daemon.url('tools'),
+            daemon.url('legacy'),
+          ],
         });
       const repositoryRow = (name: string) =>
         knex('portico_git_repositories')
@@ -183,6 +193,16 @@ describe.each([
       await present('reviews');
       await present('deployer');
       expect((await entity('not-a-descriptor-path')).status).toBe(404);
+      await present('legacy-app');
+      expect((await statusOf(daemon.url('legacy'))).fileErrors).toEqual([
+        expect.objectContaining({
+          file: 'catalog-info.yaml',
+          line: 14,
+          message: expect.stringContaining(
+            'has an entity ref of 318 characters',
+          ),
+        }),
+      ]);
       expect(cart.metadata.annotations).toMatchObject({
         'backstage.io/managed-by-location': `url:${daemon.url(
           'shop',
