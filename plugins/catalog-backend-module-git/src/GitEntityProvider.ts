@@ -363,9 +363,21 @@ export class GitEntityProvider implements EntityProvider {
     report: SyncReport,
     batch: ReadRepository[],
   ) {
+    const saved = await this.save(batch, report);
+    if (saved.length) await this.mutate(connection, report, saved);
+  }
+
+  /**
+   * Sends the catalog one mutation for the repositories. If the catalog refuses it, each repository's is
+   * sent alone, so that one whose entities the catalog cannot store holds back no other.
+   */
+  private async mutate(
+    connection: EntityProviderConnection,
+    report: SyncReport,
+    saved: ReadRepository[],
+  ) {
     const { id } = this.settings;
     const { store, logger } = this.deps;
-    const saved = await this.save(batch, report);
     try {
       const owners = await report.time('store', () =>
         store.owners(id, [
@@ -402,13 +414,19 @@ export class GitEntityProvider implements EntityProvider {
         );
       }
     } catch (error) {
-      logger.warn(
-        `Catalog mutation for ${saved.length} repositories failed: ${error}`,
-      );
-      report.counts.failed += saved.length;
-      for (const { url } of saved) {
-        await store.saveFailure(id, url, String(error), { resync: true });
+      if (saved.length > 1) {
+        for (const repository of saved) {
+          await this.mutate(connection, report, [repository]);
+        }
+        return;
       }
+      const { url } = saved[0];
+      const message = `The catalog did not take the entities of this repository: ${databaseMessage(
+        error,
+      )}`;
+      logger.warn(`${url}: ${message}`);
+      report.counts.failed += 1;
+      await store.saveFailure(id, url, message, { resync: true });
     }
   }
 
@@ -689,4 +707,17 @@ function entityRefs(files: StoredFile[]): Set<string> {
   return new Set(
     files.flatMap(f => f.entities.map(e => stringifyEntityRef(e))),
   );
+}
+
+/**
+ * The database's own words in an error from knex, which puts the whole statement before them (with the
+ * entities' JSON in it, on SQLite): that is no message for a status page.
+ */
+function databaseMessage(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const statementEnd = message.lastIndexOf(' - ');
+  return /^(insert|update|delete|select|with)\s/i.test(message) &&
+    statementEnd > 0
+    ? message.slice(statementEnd + 3)
+    : message;
 }

@@ -147,6 +147,12 @@ describe.each([
     await daemon.stop();
   });
 
+  /** A repository whose `catalog-info.yaml` holds one Component. */
+  const createRepositoryOf = (repository: string, componentName: string) =>
+    daemon.createRepository(repository, {
+      'catalog-info.yaml': component(componentName),
+    });
+
   it.each(databases.eachSupportedId())(
     'ingests, follows changes, and never loses entities to faults (%p)',
     async databaseId => {
@@ -163,9 +169,7 @@ describe.each([
         '.backstage/shared.yaml': component('shared'),
         '.backstage/gifts.yml': component('gift-cards'),
       });
-      daemon.createRepository('tools', {
-        'catalog-info.yaml': component('deployer'),
-      });
+      createRepositoryOf('tools', 'deployer');
       // A name longer than the catalog's tables hold: PostgreSQL would refuse the whole first batch.
       daemon.createRepository('legacy', {
         'catalog-info.yaml': `${component('legacy-app')}---\n${component(
@@ -458,18 +462,10 @@ describe.each([
     'lists repositories by glob, and removes one the server confirms is gone (%p)',
     async databaseId => {
       const knex: Knex = await databases.init(databaseId);
-      daemon.createRepository('team-a', {
-        'catalog-info.yaml': component('alpha'),
-      });
-      daemon.createRepository('team-b', {
-        'catalog-info.yaml': component('beta'),
-      });
-      daemon.createRepository('sandbox', {
-        'catalog-info.yaml': component('not-listed'),
-      });
-      daemon.createRepository('served', {
-        'catalog-info.yaml': component('served'),
-      });
+      createRepositoryOf('team-a', 'alpha');
+      createRepositoryOf('team-b', 'beta');
+      createRepositoryOf('sandbox', 'not-listed');
+      createRepositoryOf('served', 'served');
       const prefix = `file://${daemon.repositoriesDir}/`;
       const { sync, entity, present, absent, statusOf } = await startCatalog(
         knex,
@@ -510,4 +506,67 @@ describe.each([
       );
     },
   );
+
+  it.each(databases.eachSupportedId())(
+    'commits each repository of a batch alone when the catalog refuses one of them (%p)',
+    async databaseId => {
+      const knex: Knex = await databases.init(databaseId);
+      createRepositoryOf('team-first', 'first');
+      const prefix = `file://${daemon.repositoriesDir}/`;
+      const { sync, entity, present, statusOf } = await startCatalog(knex, {
+        remotePrefix: prefix,
+        repositories: ['team-*'],
+      });
+      await present('first');
+
+      // The catalog's database refuses some rows, as it would any it cannot store.
+      const allow = await refuseEntities(knex, 'component:default/refused-%');
+      const names = ['ok-1', 'refused-1', 'ok-2', 'refused-2', 'ok-3', 'ok-4'];
+      for (const name of names) {
+        createRepositoryOf(`team-${name}`, name);
+      }
+      await sync();
+      for (const name of names.filter(n => n.startsWith('ok-'))) {
+        await present(name);
+      }
+      const refused = await eventually(async () => {
+        const status = await statusOf(`${prefix}team-refused-1.git`);
+        return status?.lastError ? status : undefined;
+      }, 'the refused repository to be reported');
+      // The database's words, not the statement with the entities in it.
+      expect(refused.lastError).toMatch(
+        /^The catalog did not take the entities of this repository: .*refused by the test/,
+      );
+      expect(refused.lastError).not.toMatch(/insert into/i);
+      expect((await entity('refused-1')).status).toBe(404);
+
+      // Once the catalog takes them, the next sync reads the refused repositories again.
+      await allow();
+      await sync();
+      await present('refused-1');
+      await present('refused-2');
+    },
+  );
 });
+
+/**
+ * Makes the catalog's `refresh_state` table refuse the entities whose refs are like `pattern`; resolves to
+ * a function that lifts the refusal.
+ */
+async function refuseEntities(knex: Knex, pattern: string) {
+  const like = `'${pattern}'`;
+  if (knex.client.config.client === 'pg') {
+    await knex.raw(`CREATE FUNCTION refuse_entity() RETURNS trigger AS $$
+      BEGIN RAISE EXCEPTION 'refused by the test: %', NEW.entity_ref; END $$ LANGUAGE plpgsql`);
+    await knex.raw(`CREATE TRIGGER refuse_entities BEFORE INSERT ON refresh_state
+      FOR EACH ROW WHEN (NEW.entity_ref LIKE ${like}) EXECUTE FUNCTION refuse_entity()`);
+    return async () => {
+      await knex.raw('DROP TRIGGER refuse_entities ON refresh_state');
+    };
+  }
+  await knex.raw(`CREATE TRIGGER refuse_entities BEFORE INSERT ON refresh_state
+    WHEN NEW.entity_ref LIKE ${like} BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`);
+  return async () => {
+    await knex.raw('DROP TRIGGER refuse_entities');
+  };
+}
