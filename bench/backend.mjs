@@ -10,6 +10,7 @@ import {
 } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 
 export const root = resolve(import.meta.dirname, '..');
 export const pgUrl =
@@ -22,6 +23,41 @@ for (const [signal, code] of [
   ['SIGTERM', 143],
 ]) {
   process.once(signal, () => process.exit(code));
+}
+
+/**
+ * The options of a bench script, as `parseArgs` reads them; every string option is a whole number. With
+ * `--help`, or an option that is unknown or not a number, prints the script's opening comment (its usage)
+ * and exits.
+ */
+export function benchOptions(script, options) {
+  const usage = () =>
+    readFileSync(script, 'utf8')
+      .split('\n')
+      .filter((line, i, lines) =>
+        lines.slice(0, i + 1).every(l => l.startsWith('//')),
+      )
+      .map(line => line.replace(/^\/\/ ?/, ''))
+      .join('\n');
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: { ...options, help: { type: 'boolean', default: false } },
+    }));
+    for (const [name, value] of Object.entries(values)) {
+      if (typeof value === 'string' && !/^-?\d+$/.test(value)) {
+        throw new Error(`--${name} takes a whole number, not '${value}'`);
+      }
+    }
+  } catch (error) {
+    console.error(`${error.message}\n\n${usage()}`);
+    process.exit(2);
+  }
+  if (values.help) {
+    console.log(usage());
+    process.exit(0);
+  }
+  return values;
 }
 
 export const log = message =>

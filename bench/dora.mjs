@@ -1,8 +1,8 @@
 // DORA benchmark: summaries answered live from a large history, the batch API's ingestion rate, and the
 // same core aggregate run by PostgreSQL alone. Run through `./portico bench dora`.
 //
-//   node bench/dora.mjs [--deployments 1000000] [--services 1000] [--days 730] [--incidents 50000]
-//                       [--sqlite-deployments 100000] [--skip-sqlite]
+//   ./portico bench dora [--deployments 1000000] [--services 1000] [--days 730] [--incidents 50000]
+//                        [--sqlite-deployments 100000] [--skip-sqlite]
 //
 // The history is written straight into the DORA tables with generate_series (two changes a deployment,
 // every deployment linked), so loading takes minutes rather than the hours the API would; the API's own
@@ -12,8 +12,8 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import {
+  benchOptions,
   latencies,
   log,
   sleep,
@@ -24,15 +24,13 @@ import {
   psql,
 } from './backend.mjs';
 
-const { values: args } = parseArgs({
-  options: {
-    deployments: { type: 'string', default: '1000000' },
-    services: { type: 'string', default: '1000' },
-    days: { type: 'string', default: '730' },
-    incidents: { type: 'string', default: '50000' },
-    'sqlite-deployments': { type: 'string', default: '100000' },
-    'skip-sqlite': { type: 'boolean', default: false },
-  },
+const args = benchOptions(import.meta.filename, {
+  deployments: { type: 'string', default: '1000000' },
+  services: { type: 'string', default: '1000' },
+  days: { type: 'string', default: '730' },
+  incidents: { type: 'string', default: '50000' },
+  'sqlite-deployments': { type: 'string', default: '100000' },
+  'skip-sqlite': { type: 'boolean', default: false },
 });
 const deployments = Number(args.deployments);
 const services = Number(args.services);

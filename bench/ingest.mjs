@@ -1,8 +1,8 @@
 // Git ingestion benchmark: Portico's Git provider against stock Backstage's `file` glob location, on the same
 // descriptor files, the same backend and the same PostgreSQL. Run through `./portico bench ingest`.
 //
-//   node bench/ingest.mjs [--repos 1000] [--entities-per-repo 10] [--concurrency N] [--skip-stock]
-//                         [--rounds N] [--annotated]
+//   ./portico bench ingest [--repos 1000] [--entities-per-repo 10] [--concurrency N] [--skip-stock]
+//                          [--rounds N] [--annotated] [--daemon-nice 19]
 //
 // Prints the seconds until every entity is returned by the catalog API, entities per second, when the catalog
 // had them inserted, processed and stitched, where the provider's time went, the time of an unchanged re-sync,
@@ -12,8 +12,8 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import {
+  benchOptions,
   freePort,
   log,
   psql,
@@ -22,21 +22,19 @@ import {
   startBackend as startPorticoBackend,
 } from './backend.mjs';
 
-const { values: args } = parseArgs({
-  options: {
-    repos: { type: 'string', default: '1000' },
-    'entities-per-repo': { type: 'string', default: '10' },
-    'skip-stock': { type: 'boolean', default: false },
-    // This machine's speed moves between runs: each round runs both, and the ratios' median is printed.
-    rounds: { type: 'string', default: '1' },
-    // Repositories the provider reads at once; the provider's default when not given.
-    concurrency: { type: 'string' },
-    // The files carry the annotations that Portico adds (source location, commit), so that both sides
-    // process entities of the same size: tells the cost of ingestion from the cost of those annotations.
-    annotated: { type: 'boolean', default: false },
-    // The git daemon's CPU priority (nice): 19 lets the backend go first, 0 shares the cores evenly.
-    'daemon-nice': { type: 'string', default: '19' },
-  },
+const args = benchOptions(import.meta.filename, {
+  repos: { type: 'string', default: '1000' },
+  'entities-per-repo': { type: 'string', default: '10' },
+  'skip-stock': { type: 'boolean', default: false },
+  // This machine's speed moves between runs: each round runs both, and the ratios' median is printed.
+  rounds: { type: 'string', default: '1' },
+  // Repositories the provider reads at once; the provider's default when not given.
+  concurrency: { type: 'string' },
+  // The files carry the annotations that Portico adds (source location, commit), so that both sides
+  // process entities of the same size: tells the cost of ingestion from the cost of those annotations.
+  annotated: { type: 'boolean', default: false },
+  // The git daemon's CPU priority (nice): 19 lets the backend go first, 0 shares the cores evenly.
+  'daemon-nice': { type: 'string', default: '19' },
 });
 const repoCount = Number(args.repos);
 const perRepo = Number(args['entities-per-repo']);
