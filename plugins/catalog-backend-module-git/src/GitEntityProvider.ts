@@ -16,6 +16,7 @@ import {
   EntityProvider,
   EntityProviderConnection,
 } from '@backstage/plugin-catalog-node';
+import { isError } from '@backstage/errors';
 import { Minimatch } from 'minimatch';
 import { createHash } from 'node:crypto';
 import {
@@ -711,12 +712,12 @@ function entityRefs(files: StoredFile[]): Set<string> {
 
 /**
  * The database's own words in an error from knex, which puts the whole statement before them (with the
- * entities' JSON in it, on SQLite): that is no message for a status page.
+ * entities' JSON in it, on SQLite), at times after the error's name: that is no message for a status page.
  */
 function databaseMessage(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = isError(error) ? error.message : String(error);
   const statementEnd = message.lastIndexOf(' - ');
-  return /^(insert|update|delete|select|with)\s/i.test(message) &&
+  return /^(\w+: )?(insert|update|delete|select|with)\s/i.test(message) &&
     statementEnd > 0
     ? message.slice(statementEnd + 3)
     : message;
