@@ -149,6 +149,8 @@ async function countQueryable(backend) {
 
 /** Polls until every entity is queryable; records when the catalog had them inserted, processed, stitched. */
 async function awaitIngest(backend) {
+  // A slow machine stitched 73,000 entities in 30 min: the wait grows with the count (40 ms each).
+  const limitMs = Math.max(1_800_000, total * 40);
   const reached = {};
   const marks = {
     inserted: `select count(*) from refresh_state where entity_ref like 'component:default/repo-%'`,
@@ -180,8 +182,6 @@ async function awaitIngest(backend) {
         reached[mark] ??= reached.queryable;
       return reached;
     }
-    // A slow machine stitched 73,000 entities in 30 min: the wait grows with the count (40 ms each).
-    const limitMs = Math.max(1_800_000, total * 40);
     if (elapsed > limitMs)
       throw new Error(
         `${queryable} of ${total} entities queryable after ${seconds(

@@ -356,22 +356,45 @@ export class GitEntityProvider implements EntityProvider {
   }
 
   /**
-   * Stores a batch of repositories read, then sends the catalog their mutations. Our record is updated
-   * first: if the catalog does not take the mutation, the next sync reads those repositories again.
+   * Stores a batch of repositories read in one transaction, then sends the catalog their mutations in
+   * one. Our record is updated first: if the catalog does not take the mutation, the next sync reads
+   * those repositories again. Either step that fails is tried again for each repository alone, so that
+   * one whose rows the database refuses fails by itself and holds back no other.
    */
   private async commitBatch(
     connection: EntityProviderConnection,
     report: SyncReport,
     batch: ReadRepository[],
   ) {
-    const saved = await this.save(batch, report);
-    if (saved.length) await this.mutate(connection, report, saved);
+    const { id } = this.settings;
+    const { store, logger } = this.deps;
+    const saved = await eachAloneOnFailure(
+      batch,
+      repositories =>
+        report.time('store', () => store.saveSyncs(id, repositories)),
+      async ({ url }, error) => {
+        logger.warn(
+          `Git ingestion of ${url} failed, keeping what was ingested: ${error}`,
+        );
+        report.counts.failed += 1;
+        await store.saveFailure(id, url, String(error));
+      },
+    );
+    await eachAloneOnFailure(
+      saved,
+      repositories => this.mutate(connection, report, repositories),
+      async ({ url }, error) => {
+        const message = `The catalog did not take the entities of this repository: ${databaseMessage(
+          error,
+        )}`;
+        logger.warn(`${url}: ${message}`);
+        report.counts.failed += 1;
+        await store.saveFailure(id, url, message, { resync: true });
+      },
+    );
   }
 
-  /**
-   * Sends the catalog one mutation for the repositories. If the catalog refuses it, each repository's is
-   * sent alone, so that one whose entities the catalog cannot store holds back no other.
-   */
+  /** Sends the catalog one mutation for the repositories stored. */
   private async mutate(
     connection: EntityProviderConnection,
     report: SyncReport,
@@ -379,86 +402,34 @@ export class GitEntityProvider implements EntityProvider {
   ) {
     const { id } = this.settings;
     const { store, logger } = this.deps;
-    try {
-      const owners = await report.time('store', () =>
-        store.owners(id, [
-          ...new Set(
-            saved.flatMap(s => [
-              ...entityRefs(s.files),
-              ...entityRefs(s.before),
-            ]),
-          ),
-        ]),
+    const owners = await report.time('store', () =>
+      store.owners(id, [
+        ...new Set(
+          saved.flatMap(s => [...entityRefs(s.files), ...entityRefs(s.before)]),
+        ),
+      ]),
+    );
+    const mutations: DeltaMutation[] = [];
+    for (const { url, files, before, synced } of saved) {
+      mutations.push(
+        await this.mutation(url, { before, after: files, synced }, owners),
       );
-      const mutations: DeltaMutation[] = [];
-      for (const { url, files, before, synced } of saved) {
-        mutations.push(
-          await this.mutation(url, { before, after: files, synced }, owners),
-        );
-      }
-      const added = mutations.flatMap(m => m.added);
+    }
+    const added = mutations.flatMap(m => m.added);
+    await report.time('catalog mutation', () =>
+      connection.applyMutation({
+        type: 'delta',
+        added,
+        removed: mutations.flatMap(m => m.removed),
+      }),
+    );
+    report.counts.changed += saved.length;
+    if (added.length) {
       await report.time('catalog mutation', () =>
-        connection.applyMutation({
-          type: 'delta',
-          added,
-          removed: mutations.flatMap(m => m.removed),
+        store.analyzeGrowingCatalog(added.length).catch(error => {
+          logger.warn(`Analyzing the catalog's entity table failed: ${error}`);
         }),
       );
-      report.counts.changed += saved.length;
-      if (added.length) {
-        await report.time('catalog mutation', () =>
-          store.analyzeGrowingCatalog(added.length).catch(error => {
-            logger.warn(
-              `Analyzing the catalog's entity table failed: ${error}`,
-            );
-          }),
-        );
-      }
-    } catch (error) {
-      if (saved.length > 1) {
-        for (const repository of saved) {
-          await this.mutate(connection, report, [repository]);
-        }
-        return;
-      }
-      const { url } = saved[0];
-      const message = `The catalog did not take the entities of this repository: ${databaseMessage(
-        error,
-      )}`;
-      logger.warn(`${url}: ${message}`);
-      report.counts.failed += 1;
-      await store.saveFailure(id, url, message, { resync: true });
-    }
-  }
-
-  /**
-   * Stores the batch in one transaction. If that fails, each repository is stored alone, so that one
-   * whose rows the database refuses fails by itself; resolves to those stored.
-   */
-  private async save(
-    batch: ReadRepository[],
-    report: SyncReport,
-  ): Promise<ReadRepository[]> {
-    const { id } = this.settings;
-    const { store, logger } = this.deps;
-    try {
-      await report.time('store', () => store.saveSyncs(id, batch));
-      return batch;
-    } catch (error) {
-      if (batch.length > 1) {
-        const saved = [];
-        for (const sync of batch) {
-          saved.push(...(await this.save([sync], report)));
-        }
-        return saved;
-      }
-      const { url } = batch[0];
-      logger.warn(
-        `Git ingestion of ${url} failed, keeping what was ingested: ${error}`,
-      );
-      report.counts.failed += 1;
-      await store.saveFailure(id, url, String(error));
-      return [];
     }
   }
 
@@ -708,6 +679,34 @@ function entityRefs(files: StoredFile[]): Set<string> {
   return new Set(
     files.flatMap(f => f.entities.map(e => stringifyEntityRef(e))),
   );
+}
+
+/**
+ * Runs `attempt` on the whole batch; if it fails, on each repository alone, telling `failed` of each one
+ * that fails by itself. Resolves to the repositories it succeeded for.
+ */
+async function eachAloneOnFailure(
+  batch: ReadRepository[],
+  attempt: (repositories: ReadRepository[]) => Promise<void>,
+  failed: (repository: ReadRepository, error: unknown) => Promise<void>,
+): Promise<ReadRepository[]> {
+  if (!batch.length) return [];
+  try {
+    await attempt(batch);
+    return batch;
+  } catch (error) {
+    if (batch.length === 1) {
+      await failed(batch[0], error);
+      return [];
+    }
+    const succeeded = [];
+    for (const repository of batch) {
+      succeeded.push(
+        ...(await eachAloneOnFailure([repository], attempt, failed)),
+      );
+    }
+    return succeeded;
+  }
 }
 
 /**
