@@ -245,9 +245,14 @@ export class GitEntityProvider implements EntityProvider {
         );
       }
     };
-    await Promise.all(
-      Array.from({ length: this.settings.concurrency }, worker),
-    );
+    const releaseCache = await this.deps.git.holdCache();
+    try {
+      await Promise.all(
+        Array.from({ length: this.settings.concurrency }, worker),
+      );
+    } finally {
+      await releaseCache();
+    }
     await committer.settled();
     await report.time('store', () => store.saveUnchanged(id, report.unchanged));
     logger.info(report.summary(this.settings.concurrency));

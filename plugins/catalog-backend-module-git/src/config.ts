@@ -1,8 +1,11 @@
 import { Config } from '@backstage/config';
 import { InputError } from '@backstage/errors';
-import { resolve } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { isGlob, isLocalRemote, RepositoryDiscovery } from './discovery';
 import { GitProviderSettings } from './GitEntityProvider';
+import { GitCli } from './git';
 
 const DEFAULT_FILES = [
   'catalog-info.yaml',
@@ -16,6 +19,28 @@ export interface ProviderConfig {
   token?: string;
   timeoutSeconds: number;
   schedule: Config;
+}
+
+/**
+ * The Git client of a provider, for the provider itself or for the URL reader. Its cache directory, under
+ * `backend.workingDirectory` (else the system's temporary directory), has a name of its own: another
+ * backend on the host may share that root, and each client removes its cache whenever it is done with it.
+ */
+export function createGitClient(
+  config: Config,
+  provider: ProviderConfig,
+  use: 'provider' | 'reader',
+): GitCli {
+  const root = config.getOptionalString('backend.workingDirectory') ?? tmpdir();
+  return new GitCli({
+    cacheDir: join(
+      root,
+      `portico-git-${use}`,
+      `${provider.settings.id}-${randomUUID()}`,
+    ),
+    timeoutMs: provider.timeoutSeconds * 1000,
+    token: provider.token,
+  });
 }
 
 /** Reads `catalog.providers.git`; a provider without repositories or schedule is a configuration error. */

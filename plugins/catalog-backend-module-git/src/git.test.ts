@@ -237,6 +237,27 @@ describe('GitCli over smart HTTP with basic auth', () => {
     expect(existsSync(lock)).toBe(false);
   });
 
+  it('keeps fetched mirrors while any holder reads them, and removes them when the last lets go', async () => {
+    const cacheDir = mkdtempSync(join(tmpdir(), 'portico-git-cache-'));
+    const git = cli(token, { maxPackBytes: 100, cacheDir });
+    const url = daemon.url('private');
+    const releaseFirst = await git.holdCache();
+    const releaseSecond = await git.holdCache();
+    const { files } = await git.fetchSnapshot(url);
+    await releaseFirst();
+    expect(await files.entry(commit, 'catalog-info.yaml')).toBeDefined();
+    await releaseSecond();
+    expect(existsSync(cacheDir)).toBe(false);
+
+    const releaseAgain = await git.holdCache();
+    const fetchedAgain = await git.fetchSnapshot(url);
+    expect(
+      await fetchedAgain.files.entry(commit, 'catalog-info.yaml'),
+    ).toBeDefined();
+    await releaseAgain();
+    expect(existsSync(cacheDir)).toBe(false);
+  });
+
   it('gives up on a git:// server that keeps sending too slowly to finish within the timeout', async () => {
     // A pkt-line that announces 65,520 bytes, then a byte every 100 ms: the connection is never idle.
     const server = createServer(socket => {

@@ -357,7 +357,8 @@ export class ObjectReader extends CommitReader {
 
 /**
  * Plain `git`, so that any server works: https (with a token), ssh, git:// and file URLs.
- * Each remote gets a bare mirror of its branch head under `cacheDir`, fetched shallowly.
+ * Each remote gets a bare mirror of its branch head under `cacheDir`, fetched shallowly. Callers hold
+ * the cache (`holdCache`) while they fetch and read, and it is removed when the last of them is done.
  */
 export class GitCli {
   /** Shells that start fetches, with and without the token in their environment. */
@@ -367,6 +368,8 @@ export class GitCli {
   private readonly fetchedByGit = new Set<string>();
   /** The latest fetch into each remote's mirror, which the next one waits for. */
   private readonly lastFetchOf = new Map<string, Promise<unknown>>();
+  private cacheHolders = 0;
+  private removingCache?: Promise<void>;
 
   constructor(
     private readonly options: {
@@ -571,6 +574,32 @@ export class GitCli {
     if (Date.now() - modified <= this.options.timeoutMs) return false;
     await rm(lock, { force: true });
     return true;
+  }
+
+  /**
+   * Keeps the cache until the returned function is called. The mirrors have no refs, so git sends each
+   * fetch's commit whole and never repacks: kept, the cache would grow by every commit fetched. Nothing
+   * in it is needed once read, so it is removed when its last holder lets go.
+   */
+  async holdCache(): Promise<() => Promise<void>> {
+    while (this.removingCache) await this.removingCache;
+    this.cacheHolders++;
+    let released = false;
+    return async () => {
+      if (released) return;
+      released = true;
+      if (--this.cacheHolders > 0) return;
+      this.removingCache = this.removeCache().finally(() => {
+        this.removingCache = undefined;
+      });
+      await this.removingCache;
+    };
+  }
+
+  private async removeCache() {
+    this.reader?.close();
+    this.reader = undefined;
+    await rm(this.options.cacheDir, { recursive: true, force: true });
   }
 
   /**

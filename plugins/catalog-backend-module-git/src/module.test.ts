@@ -15,6 +15,9 @@ import {
 } from '@backstage/backend-plugin-api';
 import catalogPlugin from '@backstage/plugin-catalog-backend';
 import { Knex } from 'knex';
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import request from 'supertest';
 import { GitDaemon } from './__testUtils__/gitServer';
 import { catalogModuleGit } from './module';
@@ -70,6 +73,7 @@ async function startCatalog(knex: Knex, provider: Record<string, unknown>) {
       });
     },
   });
+  const workingDirectory = mkdtempSync(join(tmpdir(), 'portico-backend-'));
   const backend = await startTestBackend({
     features: [
       catalogPlugin,
@@ -78,6 +82,7 @@ async function startCatalog(knex: Knex, provider: Record<string, unknown>) {
       mockServices.database.factory({ knex }),
       mockServices.rootConfig.factory({
         data: {
+          backend: { workingDirectory },
           catalog: {
             processingInterval: { seconds: 1 },
             providers: {
@@ -129,7 +134,12 @@ async function startCatalog(knex: Knex, provider: Record<string, unknown>) {
       (r: { url: string }) => r.url === url,
     );
   };
-  return { server, sync, entity, present, absent, statusOf };
+  // What the provider's fetches left on disk.
+  const cachedFiles = () =>
+    readdirSync(workingDirectory, { recursive: true, withFileTypes: true })
+      .filter(entry => entry.isFile())
+      .map(entry => entry.name);
+  return { server, sync, entity, present, absent, statusOf, cachedFiles };
 }
 
 // GitHub and GitLab leave out the blobs a client asks to filter: then descriptors are fetched by id.
@@ -467,18 +477,21 @@ describe.each([
       createRepositoryOf('sandbox', 'not-listed');
       createRepositoryOf('served', 'served');
       const prefix = `file://${daemon.repositoriesDir}/`;
-      const { sync, entity, present, absent, statusOf } = await startCatalog(
-        knex,
-        {
+      const { sync, entity, present, absent, statusOf, cachedFiles } =
+        await startCatalog(knex, {
           remotePrefix: prefix,
           repositories: ['team-*'],
           remotes: [daemon.url('served')],
-        },
-      );
+        });
       await present('alpha');
       await present('beta');
       await present('served');
       expect((await entity('not-listed')).status).toBe(404);
+      // git fetched the file:// repositories into mirrors, which are removed once the sync has read them.
+      await eventually(
+        async () => (cachedFiles().length ? undefined : true),
+        'the fetched mirrors to be removed',
+      );
 
       // Deleted on the server: the first sync that finds it gone keeps its entities and says so; the
       // next one, hearing the same, removes them.

@@ -5,12 +5,9 @@ import {
 } from '@backstage/backend-plugin-api';
 import { ScmIntegrations } from '@backstage/integration';
 import { catalogProcessingExtensionPoint } from '@backstage/plugin-catalog-node';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { DatabaseGitIngestionStore } from './DatabaseGitIngestionStore';
 import { GitEntityProvider } from './GitEntityProvider';
-import { GitCli } from './git';
-import { readProviderConfigs } from './config';
+import { createGitClient, readProviderConfigs } from './config';
 import { createStatusRouter } from './router';
 import { HostType, remoteHost } from './locations';
 import { ViewUrlProcessor } from './ViewUrlProcessor';
@@ -40,7 +37,6 @@ export const catalogModuleGit = createBackendModule({
             providerIds: providers.map(p => p.settings.id),
           }),
         );
-        // Bare mirrors of the repositories, fetched shallowly; safe to delete, refetched when missing.
         // Hosts with a known web UI, from `integrations` (github.com and gitlab.com are always known).
         const integrations = ScmIntegrations.fromConfig(config);
         const hostType = (remote: string) => {
@@ -51,16 +47,10 @@ export const catalogModuleGit = createBackendModule({
             : undefined;
         };
         catalog.addProcessor(new ViewUrlProcessor());
-        const cacheRoot =
-          config.getOptionalString('backend.workingDirectory') ?? tmpdir();
         for (const provider of providers) {
           catalog.addEntityProvider(
             new GitEntityProvider(provider.settings, {
-              git: new GitCli({
-                cacheDir: join(cacheRoot, 'portico-git', provider.settings.id),
-                timeoutMs: provider.timeoutSeconds * 1000,
-                token: provider.token,
-              }),
+              git: createGitClient(config, provider, 'provider'),
               store,
               hostType,
               logger: logger.child({ provider: provider.settings.id }),

@@ -1,9 +1,10 @@
 import { UrlReaders } from '@backstage/backend-defaults/urlReader';
 import { mockServices } from '@backstage/backend-test-utils';
 import { NotModifiedError } from '@backstage/errors';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { eventually } from '@internal/portico-backend-test-utils';
 import { GitDaemon } from './__testUtils__/gitServer';
 import { GitUrlReader } from './urlReader';
 
@@ -24,13 +25,13 @@ describe('GitUrlReader', () => {
   afterAll(() => daemon.stop());
 
   // Backstage's own reader with ours among its factories, as the backend builds it.
-  const reader = () =>
+  const reader = (
+    workingDirectory = mkdtempSync(join(tmpdir(), 'portico-reader-')),
+  ) =>
     UrlReaders.default({
       config: mockServices.rootConfig({
         data: {
-          backend: {
-            workingDirectory: mkdtempSync(join(tmpdir(), 'portico-reader-')),
-          },
+          backend: { workingDirectory },
           catalog: {
             providers: {
               git: {
@@ -67,6 +68,26 @@ describe('GitUrlReader', () => {
     await expect(
       urls.readTree(`${daemon.url('docs-site')}/docs/`, { etag: commit }),
     ).rejects.toThrow(NotModifiedError);
+  });
+
+  it('leaves no Git objects in the working directory once every read is done', async () => {
+    const workingDirectory = mkdtempSync(join(tmpdir(), 'portico-reader-'));
+    const filesLeft = () =>
+      readdirSync(workingDirectory, { recursive: true, withFileTypes: true })
+        .filter(entry => entry.isFile())
+        .map(entry => entry.name);
+    const urls = reader(workingDirectory);
+    await urls.readUrl(`${daemon.url('docs-site')}/catalog-info.yaml`);
+    await urls.search(`${daemon.url('docs-site')}/docs/**/*.md`);
+    expect(filesLeft()).toEqual([]);
+    const tree = await urls.readTree(`${daemon.url('docs-site')}/docs/`);
+    // Its archive is read by the caller, from the fetched objects.
+    expect(filesLeft()).toContain('FETCH_HEAD');
+    expect(await tree.files()).toHaveLength(2);
+    await eventually(
+      async () => (filesLeft().length ? undefined : true),
+      'the fetched objects to be removed',
+    );
   });
 
   it('says a path is missing, and leaves other URLs to the other readers', async () => {

@@ -15,10 +15,8 @@ import {
 } from '@backstage/backend-defaults/urlReader';
 import { NotFoundError, NotModifiedError } from '@backstage/errors';
 import { minimatch } from 'minimatch';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { readProviderConfigs } from './config';
+import { finished, Readable } from 'node:stream';
+import { createGitClient, readProviderConfigs } from './config';
 import { GitCli } from './git';
 import { remoteUrl } from './locations';
 
@@ -30,8 +28,6 @@ const MAX_FILE_BYTES = 64 * 1024 * 1024;
  */
 export class GitUrlReader implements UrlReaderService {
   static factory: ReaderFactory = ({ config, treeResponseFactory }) => {
-    const cacheRoot =
-      config.getOptionalString('backend.workingDirectory') ?? tmpdir();
     return readProviderConfigs(config).map(provider => {
       const reader = new GitUrlReader(
         [
@@ -41,11 +37,7 @@ export class GitUrlReader implements UrlReaderService {
             : []),
         ].map(remoteUrl),
         provider.settings.branch,
-        new GitCli({
-          cacheDir: join(cacheRoot, 'portico-git-reader', provider.settings.id),
-          timeoutMs: provider.timeoutSeconds * 1000,
-          token: provider.token,
-        }),
+        createGitClient(config, provider, 'reader'),
         treeResponseFactory,
       );
       return {
@@ -91,20 +83,23 @@ export class GitUrlReader implements UrlReaderService {
     url: string,
     options?: UrlReaderServiceReadUrlOptions,
   ): Promise<UrlReaderServiceReadUrlResponse> {
-    const { commit, path } = await this.fetch(url, options?.etag);
-    const objects = await this.git.objects();
-    const content = await objects
-      .read(`${commit}:${path}`, MAX_FILE_BYTES)
-      .catch(() => {
-        throw new NotFoundError(`${url} does not exist at ${commit}`);
-      });
-    if (!Buffer.isBuffer(content)) {
-      throw new NotFoundError(`${url} is over ${MAX_FILE_BYTES} bytes`);
-    }
+    const content = await this.whileHoldingCache(async () => {
+      const { commit, path } = await this.fetch(url, options?.etag);
+      const objects = await this.git.objects();
+      const read = await objects
+        .read(`${commit}:${path}`, MAX_FILE_BYTES)
+        .catch(() => {
+          throw new NotFoundError(`${url} does not exist at ${commit}`);
+        });
+      if (!Buffer.isBuffer(read)) {
+        throw new NotFoundError(`${url} is over ${MAX_FILE_BYTES} bytes`);
+      }
+      return { buffer: read, commit };
+    });
     return {
-      buffer: async () => content,
-      stream: () => Readable.from(content),
-      etag: commit,
+      buffer: async () => content.buffer,
+      stream: () => Readable.from(content.buffer),
+      etag: content.commit,
     };
   }
 
@@ -112,26 +107,42 @@ export class GitUrlReader implements UrlReaderService {
     url: string,
     options?: UrlReaderServiceReadTreeOptions,
   ): Promise<UrlReaderServiceReadTreeResponse> {
-    const { mirror, commit, path } = await this.fetch(url, options?.etag);
-    return this.treeResponseFactory.fromTarArchive({
-      stream: this.git.archive(mirror, commit, path),
-      subpath: path,
-      etag: commit,
-      filter: options?.filter,
-      stripFirstDirectory: false,
-    });
+    const release = await this.git.holdCache();
+    try {
+      const { mirror, commit, path } = await this.fetch(url, options?.etag);
+      const archive = this.git.archive(mirror, commit, path);
+      // The archive is read after this returns, by the caller.
+      finished(archive, () => release());
+      return await this.treeResponseFactory.fromTarArchive({
+        stream: archive,
+        subpath: path,
+        etag: commit,
+        filter: options?.filter,
+        stripFirstDirectory: false,
+      });
+    } catch (error) {
+      await release();
+      throw error;
+    }
   }
 
   async search(
     url: string,
     options?: UrlReaderServiceSearchOptions,
   ): Promise<UrlReaderServiceSearchResponse> {
-    const { commit, path: pattern } = await this.fetch(url, options?.etag);
     const { remote } = this.split(url)!;
-    const objects = await this.git.objects();
-    const matches = await objects.listTree(commit, dir =>
-      minimatch(dir, pattern, { partial: true }),
-    );
+    const {
+      commit,
+      path: pattern,
+      matches,
+    } = await this.whileHoldingCache(async () => {
+      const fetched = await this.fetch(url, options?.etag);
+      const objects = await this.git.objects();
+      const listed = await objects.listTree(fetched.commit, dir =>
+        minimatch(dir, fetched.path, { partial: true }),
+      );
+      return { ...fetched, matches: listed };
+    });
     return {
       etag: commit,
       files: matches
@@ -145,6 +156,15 @@ export class GitUrlReader implements UrlReaderService {
 
   toString() {
     return `portico-git{remotes=${this.remotes.join(',')}}`;
+  }
+
+  private async whileHoldingCache<T>(read: () => Promise<T>): Promise<T> {
+    const release = await this.git.holdCache();
+    try {
+      return await read();
+    } finally {
+      await release();
+    }
   }
 
   private async fetch(url: string, etag?: string) {
