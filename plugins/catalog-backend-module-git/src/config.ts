@@ -1,3 +1,4 @@
+import { LoggerService } from '@backstage/backend-plugin-api';
 import { Config } from '@backstage/config';
 import { InputError } from '@backstage/errors';
 import { randomUUID } from 'node:crypto';
@@ -30,6 +31,7 @@ export function createGitClient(
   config: Config,
   provider: ProviderConfig,
   use: 'provider' | 'reader',
+  logger: LoggerService,
 ): GitCli {
   const root = config.getOptionalString('backend.workingDirectory') ?? tmpdir();
   return new GitCli({
@@ -40,6 +42,7 @@ export function createGitClient(
     ),
     timeoutMs: provider.timeoutSeconds * 1000,
     token: provider.token,
+    logger,
   });
 }
 

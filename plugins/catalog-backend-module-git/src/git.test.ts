@@ -1,3 +1,4 @@
+import { createMockDirectory } from '@backstage/backend-test-utils';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
@@ -6,6 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GitDaemon, startSmartHttp } from './__testUtils__/gitServer';
 import { GitCli, RepositoryNotFoundError } from './git';
+
+// Every temporary directory of these tests, the code's own among them, is removed after them.
+createMockDirectory({ mockOsTmpDir: true });
 
 const token = 's3cret-token-value';
 
@@ -249,7 +253,10 @@ describe('GitCli over smart HTTP with basic auth', () => {
     await releaseSecond();
     expect(existsSync(cacheDir)).toBe(false);
 
+    // The repositories of a sync are read at once, and each asks for the object reader.
     const releaseAgain = await git.holdCache();
+    const readers = await Promise.all([git.objects(), git.objects()]);
+    expect(readers[1]).toBe(readers[0]);
     const fetchedAgain = await git.fetchSnapshot(url);
     expect(
       await fetchedAgain.files.entry(commit, 'catalog-info.yaml'),

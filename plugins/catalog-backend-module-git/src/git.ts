@@ -1,3 +1,4 @@
+import { LoggerService } from '@backstage/backend-plugin-api';
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
@@ -363,7 +364,7 @@ export class ObjectReader extends CommitReader {
 export class GitCli {
   /** Shells that start fetches, with and without the token in their environment. */
   private readonly shells = new Map<boolean, CommandShell>();
-  private reader?: ObjectReader;
+  private reader?: Promise<ObjectReader>;
   /** Remotes whose pack was too large to hold, or that cannot send it over protocol v2. */
   private readonly fetchedByGit = new Set<string>();
   /** The latest fetch into each remote's mirror, which the next one waits for. */
@@ -379,6 +380,8 @@ export class GitCli {
       token?: string;
       /** Packs of up to this size are read in memory; larger ones are fetched by git into a mirror. */
       maxPackBytes?: number;
+      /** Told when the cache cannot be removed, which fails nothing else. */
+      logger?: LoggerService;
     },
   ) {}
 
@@ -597,22 +600,37 @@ export class GitCli {
   }
 
   private async removeCache() {
-    this.reader?.close();
+    const reader = this.reader;
     this.reader = undefined;
-    await rm(this.options.cacheDir, { recursive: true, force: true });
+    (await reader?.catch(() => undefined))?.close();
+    await rm(this.options.cacheDir, { recursive: true, force: true }).catch(
+      error =>
+        this.options.logger?.warn(
+          `Could not remove the Git cache ${this.options.cacheDir}: ${error}`,
+        ),
+    );
   }
 
   /**
    * One `git cat-file` process for every mirror, as they share one object store: trees, and blobs whose
-   * size is checked before their content is read. It is restarted when it ends.
+   * size is checked before their content is read. It is restarted when it ends. Concurrent callers share
+   * one start: two would write the same repository's files while the other's git reads them.
    */
   async objects(): Promise<ObjectReader> {
-    if (!this.reader?.isAlive()) {
-      this.reader = new ObjectReader(
-        await this.repositoryOverSharedObjects('objects-reader'),
-      );
+    for (;;) {
+      const starting = (this.reader ??= this.repositoryOverSharedObjects(
+        'objects-reader',
+      ).then(directory => new ObjectReader(directory)));
+      const forget = () => {
+        if (this.reader === starting) this.reader = undefined;
+      };
+      const reader = await starting.catch(error => {
+        forget();
+        throw error;
+      });
+      if (reader.isAlive()) return reader;
+      forget();
     }
-    return this.reader;
   }
 
   /**

@@ -1,4 +1,5 @@
 import {
+  createMockDirectory,
   mockCredentials,
   mockServices,
   startTestBackend,
@@ -9,9 +10,8 @@ import {
   eventually,
 } from '@internal/portico-backend-test-utils';
 import {
-  coreServices,
-  createBackendModule,
   SchedulerService,
+  ServiceFactory,
 } from '@backstage/backend-plugin-api';
 import catalogPlugin from '@backstage/plugin-catalog-backend';
 import { Knex } from 'knex';
@@ -23,6 +23,9 @@ import { GitDaemon } from './__testUtils__/gitServer';
 import { catalogModuleGit } from './module';
 
 jest.setTimeout(180_000);
+
+// Every temporary directory of these tests, the code's own among them, is removed after them.
+createMockDirectory({ mockOsTmpDir: true });
 
 const databases = createPorticoTestDatabases();
 
@@ -60,25 +63,24 @@ const aliasBomb = [
  * once at start; later syncs are triggered by the test, as the schedule would, so every step is deterministic.
  */
 async function startCatalog(knex: Knex, provider: Record<string, unknown>) {
-  let scheduler: SchedulerService | undefined;
-  const schedulerProbe = createBackendModule({
-    pluginId: 'catalog',
-    moduleId: 'scheduler-probe',
-    register(reg) {
-      reg.registerInit({
-        deps: { catalogScheduler: coreServices.scheduler },
-        async init({ catalogScheduler }) {
-          scheduler = catalogScheduler;
-        },
-      });
-    },
-  });
+  const scheduler = mockServices.scheduler() as SchedulerService & {
+    factory(): ServiceFactory;
+  };
+  // The mock skips a trigger that comes while the task runs (the start's sync may still be finishing);
+  // the real scheduler would run it again at its next tick, so here the trigger waits and then runs it.
+  const runTask = scheduler.triggerTask.bind(scheduler);
+  const lastRun = new Map<string, Promise<void>>();
+  scheduler.triggerTask = async id => {
+    const run = (lastRun.get(id) ?? Promise.resolve()).then(() => runTask(id));
+    lastRun.set(id, run);
+    return run;
+  };
   const workingDirectory = mkdtempSync(join(tmpdir(), 'portico-backend-'));
   const backend = await startTestBackend({
     features: [
       catalogPlugin,
       catalogModuleGit,
-      schedulerProbe,
+      scheduler.factory(),
       mockServices.database.factory({ knex }),
       mockServices.rootConfig.factory({
         data: {
@@ -104,7 +106,7 @@ async function startCatalog(knex: Knex, provider: Record<string, unknown>) {
   });
   databases.stopAfterTest(backend);
   const { server } = backend;
-  const sync = () => scheduler!.triggerTask('portico-git:demo:sync');
+  const sync = () => scheduler.triggerTask('portico-git:demo:sync');
   // `name` for a component, `kind:name` for other kinds.
   const entity = (ref: string) =>
     request(server)

@@ -48,12 +48,20 @@ export const catalogModuleGit = createBackendModule({
         };
         catalog.addProcessor(new ViewUrlProcessor());
         for (const provider of providers) {
+          const providerLogger = logger.child({
+            provider: provider.settings.id,
+          });
           catalog.addEntityProvider(
             new GitEntityProvider(provider.settings, {
-              git: createGitClient(config, provider, 'provider'),
+              git: createGitClient(
+                config,
+                provider,
+                'provider',
+                providerLogger,
+              ),
               store,
               hostType,
-              logger: logger.child({ provider: provider.settings.id }),
+              logger: providerLogger,
               taskRunner: scheduler.createScheduledTaskRunner(
                 readSchedulerServiceTaskScheduleDefinitionFromConfig(
                   provider.schedule,

@@ -1,7 +1,11 @@
+import { createMockDirectory } from '@backstage/backend-test-utils';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommandShell } from './shell';
+
+// Every temporary directory of these tests, the code's own among them, is removed after them.
+createMockDirectory({ mockOsTmpDir: true });
 
 describe('CommandShell', () => {
   const dir = mkdtempSync(join(tmpdir(), 'portico-shell-'));

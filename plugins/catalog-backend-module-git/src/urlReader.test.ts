@@ -1,5 +1,8 @@
 import { UrlReaders } from '@backstage/backend-defaults/urlReader';
-import { mockServices } from '@backstage/backend-test-utils';
+import {
+  createMockDirectory,
+  mockServices,
+} from '@backstage/backend-test-utils';
 import { NotModifiedError } from '@backstage/errors';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,6 +10,9 @@ import { join } from 'node:path';
 import { eventually } from '@internal/portico-backend-test-utils';
 import { GitDaemon } from './__testUtils__/gitServer';
 import { GitUrlReader } from './urlReader';
+
+// Every temporary directory of these tests, the code's own among them, is removed after them.
+createMockDirectory({ mockOsTmpDir: true });
 
 describe('GitUrlReader', () => {
   let daemon: GitDaemon;

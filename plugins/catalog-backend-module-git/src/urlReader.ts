@@ -27,7 +27,7 @@ const MAX_FILE_BYTES = 64 * 1024 * 1024;
  * web UI, so that TechDocs `dir:` references and other readers work with any Git server.
  */
 export class GitUrlReader implements UrlReaderService {
-  static factory: ReaderFactory = ({ config, treeResponseFactory }) => {
+  static factory: ReaderFactory = ({ config, logger, treeResponseFactory }) => {
     return readProviderConfigs(config).map(provider => {
       const reader = new GitUrlReader(
         [
@@ -37,7 +37,7 @@ export class GitUrlReader implements UrlReaderService {
             : []),
         ].map(remoteUrl),
         provider.settings.branch,
-        createGitClient(config, provider, 'reader'),
+        createGitClient(config, provider, 'reader', logger),
         treeResponseFactory,
       );
       return {
