@@ -1,5 +1,6 @@
 import { createBackend } from '@backstage/backend-defaults';
 import { rootHttpRouter } from './rootHttpRouter';
+import { scaffolderFeatures } from './scaffolder';
 
 const backend = createBackend();
 
@@ -28,11 +29,7 @@ backend.add(
   import('@internal/plugin-permission-backend-module-portico-policy'),
 );
 
-backend.add(import('@backstage/plugin-scaffolder-backend'));
-backend.add(import('@backstage/plugin-scaffolder-backend-module-github'));
-backend.add(
-  import('@backstage/plugin-scaffolder-backend-module-notifications'),
-);
+for (const feature of scaffolderFeatures) backend.add(feature);
 
 backend.add(import('@backstage/plugin-techdocs-backend'));
 
