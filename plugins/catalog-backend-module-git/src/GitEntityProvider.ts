@@ -245,14 +245,9 @@ export class GitEntityProvider implements EntityProvider {
         );
       }
     };
-    const releaseCache = await this.deps.git.holdCache();
-    try {
-      await Promise.all(
-        Array.from({ length: this.settings.concurrency }, worker),
-      );
-    } finally {
-      await releaseCache();
-    }
+    await this.deps.git.withCache(() =>
+      Promise.all(Array.from({ length: this.settings.concurrency }, worker)),
+    );
     await committer.settled();
     await report.time('store', () => store.saveUnchanged(id, report.unchanged));
     logger.info(report.summary(this.settings.concurrency));

@@ -599,6 +599,16 @@ export class GitCli {
     };
   }
 
+  /** Runs `work`, which fetches and reads, holding the cache until it is done. */
+  async withCache<T>(work: () => Promise<T>): Promise<T> {
+    const release = await this.holdCache();
+    try {
+      return await work();
+    } finally {
+      await release();
+    }
+  }
+
   private async removeCache() {
     const reader = this.reader;
     this.reader = undefined;

@@ -15,10 +15,11 @@ import {
 } from '@backstage/backend-plugin-api';
 import catalogPlugin from '@backstage/plugin-catalog-backend';
 import { Knex } from 'knex';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
+import { filesUnder } from './__testUtils__/files';
 import { GitDaemon } from './__testUtils__/gitServer';
 import { catalogModuleGit } from './module';
 
@@ -137,10 +138,7 @@ async function startCatalog(knex: Knex, provider: Record<string, unknown>) {
     );
   };
   // What the provider's fetches left on disk.
-  const cachedFiles = () =>
-    readdirSync(workingDirectory, { recursive: true, withFileTypes: true })
-      .filter(entry => entry.isFile())
-      .map(entry => entry.name);
+  const cachedFiles = () => filesUnder(workingDirectory);
   return { server, sync, entity, present, absent, statusOf, cachedFiles };
 }
 

@@ -4,10 +4,11 @@ import {
   mockServices,
 } from '@backstage/backend-test-utils';
 import { NotModifiedError } from '@backstage/errors';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventually } from '@internal/portico-backend-test-utils';
+import { filesUnder } from './__testUtils__/files';
 import { GitDaemon } from './__testUtils__/gitServer';
 import { GitUrlReader } from './urlReader';
 
@@ -78,10 +79,7 @@ describe('GitUrlReader', () => {
 
   it('leaves no Git objects in the working directory once every read is done', async () => {
     const workingDirectory = mkdtempSync(join(tmpdir(), 'portico-reader-'));
-    const filesLeft = () =>
-      readdirSync(workingDirectory, { recursive: true, withFileTypes: true })
-        .filter(entry => entry.isFile())
-        .map(entry => entry.name);
+    const filesLeft = () => filesUnder(workingDirectory);
     const urls = reader(workingDirectory);
     await urls.readUrl(`${daemon.url('docs-site')}/catalog-info.yaml`);
     await urls.search(`${daemon.url('docs-site')}/docs/**/*.md`);

@@ -83,7 +83,7 @@ export class GitUrlReader implements UrlReaderService {
     url: string,
     options?: UrlReaderServiceReadUrlOptions,
   ): Promise<UrlReaderServiceReadUrlResponse> {
-    const content = await this.whileHoldingCache(async () => {
+    const content = await this.git.withCache(async () => {
       const { commit, path } = await this.fetch(url, options?.etag);
       const objects = await this.git.objects();
       const read = await objects
@@ -135,7 +135,7 @@ export class GitUrlReader implements UrlReaderService {
       commit,
       path: pattern,
       matches,
-    } = await this.whileHoldingCache(async () => {
+    } = await this.git.withCache(async () => {
       const fetched = await this.fetch(url, options?.etag);
       const objects = await this.git.objects();
       const listed = await objects.listTree(fetched.commit, dir =>
@@ -156,15 +156,6 @@ export class GitUrlReader implements UrlReaderService {
 
   toString() {
     return `portico-git{remotes=${this.remotes.join(',')}}`;
-  }
-
-  private async whileHoldingCache<T>(read: () => Promise<T>): Promise<T> {
-    const release = await this.git.holdCache();
-    try {
-      return await read();
-    } finally {
-      await release();
-    }
   }
 
   private async fetch(url: string, etag?: string) {
