@@ -10,6 +10,7 @@ import { GitEntityProvider } from './GitEntityProvider';
 import { createGitClient, readProviderConfigs } from './config';
 import { createStatusRouter } from './router';
 import { HostType, remoteHost } from './locations';
+import { TemplateFetchUrlProcessor } from './TemplateFetchUrlProcessor';
 import { ViewUrlProcessor } from './ViewUrlProcessor';
 
 const WEB_HOST_TYPES: string[] = ['github', 'gitlab', 'gitea'] as HostType[];
@@ -46,7 +47,10 @@ export const catalogModuleGit = createBackendModule({
             ? (type as HostType)
             : undefined;
         };
-        catalog.addProcessor(new ViewUrlProcessor());
+        catalog.addProcessor(
+          new ViewUrlProcessor(),
+          new TemplateFetchUrlProcessor(integrations),
+        );
         for (const provider of providers) {
           const providerLogger = logger.child({
             provider: provider.settings.id,
