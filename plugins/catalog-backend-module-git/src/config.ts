@@ -2,6 +2,7 @@ import { LoggerService } from '@backstage/backend-plugin-api';
 import { Config } from '@backstage/config';
 import { InputError } from '@backstage/errors';
 import { randomUUID } from 'node:crypto';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { isGlob, isLocalRemote, RepositoryDiscovery } from './discovery';
@@ -22,28 +23,73 @@ export interface ProviderConfig {
   schedule: Config;
 }
 
+const cacheRoot = (config: Config) =>
+  config.getOptionalString('backend.workingDirectory') ?? tmpdir();
+
+const CLIENT_USES = ['provider', 'reader'] as const;
+
+const isDirectory = (path: string) =>
+  stat(path).then(
+    stats => stats.isDirectory(),
+    () => false,
+  );
+
 /**
  * The Git client of a provider, for the provider itself or for the URL reader. Its cache directory, under
  * `backend.workingDirectory` (else the system's temporary directory), has a name of its own: another
  * backend on the host may share that root, and each client removes its cache whenever it is done with it.
+ * The name holds the process id, so that a later backend can tell a cache whose process is gone.
  */
 export function createGitClient(
   config: Config,
   provider: ProviderConfig,
-  use: 'provider' | 'reader',
+  use: (typeof CLIENT_USES)[number],
   logger: LoggerService,
 ): GitCli {
-  const root = config.getOptionalString('backend.workingDirectory') ?? tmpdir();
   return new GitCli({
     cacheDir: join(
-      root,
+      cacheRoot(config),
       `portico-git-${use}`,
-      `${provider.settings.id}-${randomUUID()}`,
+      `${provider.settings.id}-${process.pid}-${randomUUID()}`,
     ),
     timeoutMs: provider.timeoutSeconds * 1000,
     token: provider.token,
     logger,
   });
+}
+
+/**
+ * Removes the Git caches of processes that are gone: a backend that crashed or was killed while it synced
+ * leaves its cache behind. Also the one cache per provider (`portico-git/`) that versions before
+ * 2026-12-04 kept, which grew by every commit fetched.
+ */
+export async function removeAbandonedGitCaches(
+  config: Config,
+): Promise<string[]> {
+  const root = cacheRoot(config);
+  const legacy = join(root, 'portico-git');
+  const abandoned = (await isDirectory(legacy)) ? [legacy] : [];
+  for (const use of CLIENT_USES) {
+    const dir = join(root, `portico-git-${use}`);
+    for (const name of await readdir(dir).catch(() => [])) {
+      // Names without a process id are of the versions before it was added.
+      const pid = Number(/-(\d+)-[\da-f-]{36}$/.exec(name)?.[1]);
+      if (!isRunning(pid)) abandoned.push(join(dir, name));
+    }
+  }
+  for (const dir of abandoned) await rm(dir, { recursive: true, force: true });
+  return abandoned;
+}
+
+function isRunning(pid: number): boolean {
+  if (!(pid > 0)) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // Another user's process: it exists.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** Reads `catalog.providers.git`; a provider without repositories or schedule is a configuration error. */

@@ -7,7 +7,11 @@ import { ScmIntegrations } from '@backstage/integration';
 import { catalogProcessingExtensionPoint } from '@backstage/plugin-catalog-node';
 import { DatabaseGitIngestionStore } from './DatabaseGitIngestionStore';
 import { GitEntityProvider } from './GitEntityProvider';
-import { createGitClient, readProviderConfigs } from './config';
+import {
+  createGitClient,
+  readProviderConfigs,
+  removeAbandonedGitCaches,
+} from './config';
 import { createStatusRouter } from './router';
 import { HostType, remoteHost } from './locations';
 import { TemplateFetchUrlProcessor } from './TemplateFetchUrlProcessor';
@@ -30,6 +34,14 @@ export const catalogModuleGit = createBackendModule({
       },
       async init({ catalog, config, database, logger, scheduler, httpRouter }) {
         const providers = readProviderConfigs(config);
+        // In the background: a cache left by a crash can be large, and nothing here needs it gone first.
+        removeAbandonedGitCaches(config).then(
+          removed =>
+            removed.length &&
+            logger.info(`Removed abandoned Git caches: ${removed.join(', ')}`),
+          error =>
+            logger.warn(`Could not remove abandoned Git caches: ${error}`),
+        );
         // The status API answers (with no repositories) even before any provider is configured.
         const store = await DatabaseGitIngestionStore.create({ database });
         httpRouter.use(
