@@ -20,11 +20,11 @@ from mkdocs.utils import get_theme_names
 
 
 def emoji_settings():
-    # A site would name the generator with a Python tag, which Backstage refuses: it is imported here, and
-    # only where pymdown-extensions is installed.
-    from pymdownx.emoji import to_svg
+    # As the real plugin: Twemoji and the Material theme's icons (`:material-github:`), drawn inline. A site
+    # would name them with Python tags, which Backstage refuses but for `materialx.emoji.twemoji`.
+    from materialx.emoji import to_svg, twemoji
 
-    return {"emoji_generator": to_svg}
+    return {"emoji_index": twemoji, "emoji_generator": to_svg}
 
 
 # Extension names and their settings (or what makes them).
@@ -141,11 +141,14 @@ class TechDocsCore(BasePlugin):
         config["theme"].static_templates.add("techdocs_metadata.json")
         config["markdown_extensions"].append(TwoSpaceNestedLists())
         for name, settings in EXTENSIONS.items():
-            if name not in config["markdown_extensions"] and installed(name):
+            if not installed(name):
+                continue
+            if name not in config["markdown_extensions"]:
                 config["markdown_extensions"].append(name)
-                config["mdx_configs"].setdefault(
-                    name, settings() if callable(settings) else settings
-                )
+            # What a site sets itself wins; the rest is as the real plugin sets it (an emoji index with
+            # no generator, since Backstage lets the index's Python tag through but not the generator's).
+            defaults = settings() if callable(settings) else settings
+            config["mdx_configs"][name] = {**defaults, **config["mdx_configs"].get(name, {})}
         return config
 
     def on_page_markdown(self, markdown, **kwargs):

@@ -5,31 +5,39 @@ import { join, resolve } from 'node:path';
 
 const repoRoot = resolve(__dirname, '../../..');
 
+/** Builds the docs template's site with `files` written over it, as the backend's TechDocs generator runs mkdocs. */
+function buildSite(files: Record<string, string>): string {
+  const site = mkdtempSync(join(tmpdir(), 'portico-techdocs-'));
+  cpSync(join(repoRoot, 'templates/docs-site/content'), site, {
+    recursive: true,
+  });
+  for (const [path, content] of Object.entries(files)) {
+    writeFileSync(join(site, path), content);
+  }
+  // What ./portico start gives the backend.
+  execFileSync(
+    'bash',
+    [
+      '-c',
+      'source scripts/lib.sh && ensure_mkdocs && cd "$1" && mkdocs build -f mkdocs.yml -d out',
+      'build',
+      site,
+    ],
+    {
+      cwd: repoRoot,
+      env: { ...process.env, PORTICO_ROOT: repoRoot },
+      stdio: 'pipe',
+    },
+  );
+  return site;
+}
+
 describe('local TechDocs builds', () => {
   it("build a site that names the techdocs-core plugin, as the docs template's sites do, with its theme and Markdown", () => {
-    const site = mkdtempSync(join(tmpdir(), 'portico-techdocs-'));
-    cpSync(join(repoRoot, 'templates/docs-site/content'), site, {
-      recursive: true,
+    const site = buildSite({
+      'docs/index.md':
+        '# Payments\n\n!!! warning "Before you deploy"\n    Run the migrations.\n\n- [x] on call set up\n\n- Regions\n  - eu-west\n\n> [!TIP]\n> Deploy on Tuesdays.\n\nOwned by :material-account-group: on :fontawesome-brands-github:\n',
     });
-    writeFileSync(
-      join(site, 'docs/index.md'),
-      '# Payments\n\n!!! warning "Before you deploy"\n    Run the migrations.\n\n- [x] on call set up\n\n- Regions\n  - eu-west\n\n> [!TIP]\n> Deploy on Tuesdays.\n',
-    );
-    // What ./portico start gives the backend, whose TechDocs generator runs mkdocs as below.
-    execFileSync(
-      'bash',
-      [
-        '-c',
-        'source scripts/lib.sh && ensure_mkdocs && cd "$1" && mkdocs build -f mkdocs.yml -d out',
-        'build',
-        site,
-      ],
-      {
-        cwd: repoRoot,
-        env: { ...process.env, PORTICO_ROOT: repoRoot },
-        stdio: 'pipe',
-      },
-    );
 
     const page = readFileSync(join(site, 'out/index.html'), 'utf8');
     expect(page).toContain('class="md-header');
@@ -39,6 +47,10 @@ describe('local TechDocs builds', () => {
     expect(page).toMatch(/class="admonition tip"[\s\S]*Deploy on Tuesdays/);
     // Nested by two spaces, as sites written for the real plugin nest lists.
     expect(page).toMatch(/Regions(<\/p>)?\s*<ul>\s*<li>eu-west<\/li>/);
+    // The Material theme's icons, drawn inline as the real plugin draws them.
+    expect(page).toMatch(
+      /Owned by <span class="twemoji"><svg[^>]*>[\s\S]*?<\/svg><\/span> on <span class="twemoji"><svg/,
+    );
     // What TechDocs search indexes and what the reader's header shows.
     const index = JSON.parse(
       readFileSync(join(site, 'out/search/search_index.json'), 'utf8'),
@@ -54,5 +66,24 @@ describe('local TechDocs builds', () => {
         /^site_name: (.*)$/m,
       )![1],
     );
+  });
+
+  it('build a site that names the emoji index of mkdocs-material from before 9.4, which Debian lacks', () => {
+    const site = buildSite({
+      'mkdocs.yml': [
+        'site_name: Wild docs',
+        'markdown_extensions:',
+        '  - attr_list',
+        '  - pymdownx.emoji:',
+        '      emoji_index: !!python/name:materialx.emoji.twemoji',
+        'plugins:',
+        '  - techdocs-core',
+      ].join('\n'),
+      'docs/index.md': '# Wild\n\n:smile: :octicons-git-branch-16:\n',
+    });
+
+    const page = readFileSync(join(site, 'out/index.html'), 'utf8');
+    expect(page).toContain('alt="\u{1f604}" class="twemoji"');
+    expect(page).toMatch(/<span class="twemoji"><svg[^>]*viewBox="0 0 16 16"/);
   });
 });
