@@ -174,11 +174,13 @@ ensure_postgres() {
 ensure_mkdocs() {
   # Sites made for Backstage name the techdocs-core plugin, which only PyPI has: Portico brings a stand-in.
   export PYTHONPATH="$PORTICO_ROOT/scripts/mkdocs-plugins${PYTHONPATH:+:$PYTHONPATH}"
-  command -v mkdocs >/dev/null && return
+  # What the techdocs-core image has beside the plugin: the Material theme, its icons as emoji, redirects.
+  local packages="mkdocs mkdocs-material mkdocs-material-extensions mkdocs-redirects"
+  command -v mkdocs >/dev/null && python3 -c 'import materialx.emoji, mkdocs_redirects' 2>/dev/null && return
   if [ "$(id -u)" = 0 ]; then
-    install_packages "mkdocs for TechDocs" mkdocs mkdocs-material
+    install_packages "mkdocs for TechDocs" $packages
   else
-    say "${dim}TechDocs pages will not build until mkdocs is installed: sudo apt-get install -y mkdocs mkdocs-material${reset}"
+    say "${dim}TechDocs pages will not build fully until mkdocs is installed: sudo apt-get install -y $packages${reset}"
   fi
 }
 

@@ -16,15 +16,23 @@ from markdown.extensions import Extension
 from mkdocs.contrib.search import SearchPlugin
 from mkdocs.plugins import BasePlugin
 from mkdocs.theme import Theme
-from mkdocs.utils import get_theme_names
+from mkdocs.utils import get_theme_dir, get_theme_names
 
 
 def emoji_settings():
-    # As the real plugin: Twemoji and the Material theme's icons (`:material-github:`), drawn inline. A site
-    # would name them with Python tags, which Backstage refuses but for `materialx.emoji.twemoji`.
-    from materialx.emoji import to_svg, twemoji
-
+    # As the real plugin: Twemoji and the Material theme's icons (`:material-github:`) drawn inline, where
+    # mkdocs-material-extensions is installed. A site would name them with Python tags, which Backstage
+    # refuses but for the index's.
+    try:
+        from materialx.emoji import to_svg, twemoji
+    except ImportError:
+        from pymdownx.emoji import to_svg, twemoji
     return {"emoji_index": twemoji, "emoji_generator": to_svg}
+
+
+def material_icons():
+    """The Material theme's icons, which Debian's mkdocs-material-extensions does not find by itself."""
+    return [os.path.join(get_theme_dir("material"), ".icons")] if "material" in get_theme_names() else []
 
 
 # Extension names and their settings (or what makes them).
@@ -149,6 +157,10 @@ class TechDocsCore(BasePlugin):
             # no generator, since Backstage lets the index's Python tag through but not the generator's).
             defaults = settings() if callable(settings) else settings
             config["mdx_configs"][name] = {**defaults, **config["mdx_configs"].get(name, {})}
+        emoji = config["mdx_configs"].get("pymdownx.emoji")
+        if emoji is not None:
+            icons = emoji.setdefault("options", {}).setdefault("custom_icons", [])
+            icons.extend(path for path in material_icons() if path not in icons)
         return config
 
     def on_page_markdown(self, markdown, **kwargs):

@@ -68,7 +68,7 @@ describe('local TechDocs builds', () => {
     );
   });
 
-  it('build a site that names the emoji index of mkdocs-material from before 9.4, which Debian lacks', () => {
+  it("build a site that names the Material icons' emoji index and the redirects plugin, as the techdocs-core image has them", () => {
     const site = buildSite({
       'mkdocs.yml': [
         'site_name: Wild docs',
@@ -78,6 +78,9 @@ describe('local TechDocs builds', () => {
         '      emoji_index: !!python/name:materialx.emoji.twemoji',
         'plugins:',
         '  - techdocs-core',
+        '  - redirects:',
+        '      redirect_maps:',
+        '        setup.md: index.md',
       ].join('\n'),
       'docs/index.md': '# Wild\n\n:smile: :octicons-git-branch-16:\n',
     });
@@ -85,5 +88,9 @@ describe('local TechDocs builds', () => {
     const page = readFileSync(join(site, 'out/index.html'), 'utf8');
     expect(page).toContain('alt="\u{1f604}" class="twemoji"');
     expect(page).toMatch(/<span class="twemoji"><svg[^>]*viewBox="0 0 16 16"/);
+    // A page that moved, as the real plugin's image redirects it.
+    expect(readFileSync(join(site, 'out/setup/index.html'), 'utf8')).toContain(
+      'http-equiv="refresh" content="0; url=../"',
+    );
   });
 });
