@@ -176,7 +176,9 @@ ensure_mkdocs() {
   export PYTHONPATH="$PORTICO_ROOT/scripts/mkdocs-plugins${PYTHONPATH:+:$PYTHONPATH}"
   # What the techdocs-core image has beside the plugin: the Material theme, its icons as emoji, redirects.
   local packages="mkdocs mkdocs-material mkdocs-material-extensions mkdocs-redirects"
-  command -v mkdocs >/dev/null && python3 -c 'import materialx.emoji, mkdocs_redirects' 2>/dev/null && return
+  # Asked of the Python that runs mkdocs (its script's #! line), which need not be the first python3.
+  command -v mkdocs >/dev/null &&
+    $(sed -n '1s/^#! *//p' "$(command -v mkdocs)") -c 'import materialx.emoji, mkdocs_redirects' 2>/dev/null && return
   if [ "$(id -u)" = 0 ]; then
     install_packages "mkdocs for TechDocs" $packages
   else

@@ -1,7 +1,13 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
 const repoRoot = resolve(__dirname, '../../..');
 
@@ -12,6 +18,7 @@ function buildSite(files: Record<string, string>): string {
     recursive: true,
   });
   for (const [path, content] of Object.entries(files)) {
+    mkdirSync(dirname(join(site, path)), { recursive: true });
     writeFileSync(join(site, path), content);
   }
   // What ./portico start gives the backend.
@@ -92,5 +99,54 @@ describe('local TechDocs builds', () => {
     expect(readFileSync(join(site, 'out/setup/index.html'), 'utf8')).toContain(
       'http-equiv="refresh" content="0; url=../"',
     );
+  });
+
+  it("build a monorepo's site from the docs of its folders, as the techdocs-core image's monorepo plugin does", () => {
+    const monorepo = (nav: string[]) => ({
+      'mkdocs.yml': [
+        'site_name: Shop',
+        'repo_url: https://github.com/acme/shop',
+        'edit_uri: edit/main/docs/',
+        'nav:',
+        '  - Home: index.md',
+        ...nav,
+        'plugins:',
+        '  - techdocs-core',
+        '  - monorepo',
+      ].join('\n'),
+      'tools/cli/mkdocs.yml': 'site_name: cli\nnav:\n  - Intro: index.md\n',
+      'tools/cli/docs/index.md': '# CLI\n',
+      'services/payments/mkdocs.yml': 'site_name: payments\n',
+      'services/payments/docs/index.md': '# Payments\n',
+      'services/payments/docs/guides/refunds.md': '# Refunds\n',
+      'services/cart/mkdocs.yml': 'site_name: cart\n',
+      'services/cart/docs/index.md': '# Cart\n',
+    });
+    const site = buildSite(
+      monorepo([
+        "  - CLI: '!include ./tools/cli/mkdocs.yml'",
+        '  - Services:',
+        "      - '*include ./services/*/mkdocs.yml'",
+      ]),
+    );
+
+    const refunds = readFileSync(
+      join(site, 'out/payments/guides/refunds/index.html'),
+      'utf8',
+    );
+    expect(refunds).toContain('<h1 id="refunds">Refunds');
+    expect(refunds).toContain(
+      'href="https://github.com/acme/shop/edit/main/services/payments/docs/guides/refunds.md"',
+    );
+    const navigation = readFileSync(join(site, 'out/index.html'), 'utf8')
+      .replace(/<[^>]+>/g, ' ')
+      .replace(/\s+/g, ' ');
+    expect(navigation).toContain(
+      'CLI CLI Intro Services Services cart cart Cart payments payments Payments Refunds',
+    );
+
+    expect(() =>
+      buildSite(monorepo(["  - Secrets: '!include ../../etc/mkdocs.yml'"])),
+    ).toThrow("monorepo: ../../etc/mkdocs.yml is outside the site's directory");
   });
 });
