@@ -58,7 +58,9 @@ test('an entity page shows its relations and the API it provides', async ({
   ).toBeVisible();
 });
 
-test('a component’s TechDocs are built and shown', async ({ page }) => {
+test('a component’s TechDocs are built and shown, its diagram drawn', async ({
+  page,
+}) => {
   await page.goto('/docs/default/component/checkout-service');
   // The first visit builds the site with mkdocs, then shows it. If it never does, the failure quotes what
   // the page said instead (a build error, a missing entity), as the screenshot is not always at hand.
@@ -69,6 +71,11 @@ test('a component’s TechDocs are built and shown', async ({ page }) => {
       const shown = await page.locator('main').innerText();
       throw new Error(`${error.message}\nThe docs page showed:\n${shown}`);
     });
+  // Its Mermaid diagram is drawn, not shown as source.
+  const diagram = page.locator('.portico-mermaid svg');
+  await expect(diagram).toBeVisible();
+  await expect(diagram.getByText('Storefront BFF').first()).toBeVisible();
+  await expect(page.getByText('sequenceDiagram')).toHaveCount(0);
   await page.getByRole('link', { name: 'Runbook' }).first().click();
   await expect(
     page.getByRole('heading', { name: /Orders stuck/ }),

@@ -30,6 +30,14 @@ def emoji_settings():
     return {"emoji_index": twemoji, "emoji_generator": to_svg}
 
 
+def superfences_settings():
+    # Mermaid diagrams kept as their source in `<pre class="mermaid">`, which Portico's TechDocs reader
+    # draws: Pygments knows no mermaid, and would leave them as code of no language.
+    from pymdownx.superfences import fence_code_format
+
+    return {"custom_fences": [{"name": "mermaid", "class": "mermaid", "format": fence_code_format}]}
+
+
 def material_icons():
     """The Material theme's icons, which Debian's mkdocs-material-extensions does not find by itself."""
     return [os.path.join(get_theme_dir("material"), ".icons")] if "material" in get_theme_names() else []
@@ -55,7 +63,7 @@ EXTENSIONS = {
     "pymdownx.magiclink": {},
     "pymdownx.mark": {},
     "pymdownx.smartsymbols": {},
-    "pymdownx.superfences": {},
+    "pymdownx.superfences": superfences_settings,
     "pymdownx.tabbed": {"alternate_style": True},
     "pymdownx.tasklist": {"custom_checkbox": True},
     "pymdownx.tilde": {},
