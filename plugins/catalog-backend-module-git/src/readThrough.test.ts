@@ -45,8 +45,28 @@ spec:
         listWorkspace: with-contents
 `;
 
-describe('templates read from a Git server without a web UI', () => {
+// A monorepo's root descriptor, as many list the descriptors of their folders.
+const monorepoLocation = `apiVersion: backstage.io/v1alpha1
+kind: Location
+metadata:
+  name: shop
+spec:
+  targets:
+    - ./services/*/catalog-info.yaml
+    - ./tools/cli/catalog-info.yaml
+`;
+
+const component = (name: string) =>
+  `apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: ${name}\nspec:\n  type: service\n  owner: group:default/platform-team\n  lifecycle: production\n`;
+
+/**
+ * What the catalog and the scaffolder read, beyond the provider's own descriptors, from a Git server without
+ * a web UI: through the module's URL reader, at the branch the provider reads.
+ */
+describe('reads through the Git URL reader', () => {
   let daemon: GitDaemon;
+  let api: ReturnType<typeof request>;
+  const auth = { Authorization: 'Bearer mock-user-token' };
 
   beforeAll(async () => {
     daemon = await GitDaemon.start();
@@ -54,11 +74,12 @@ describe('templates read from a Git server without a web UI', () => {
       'templates/hello/template.yaml': template,
       'templates/hello/skeleton/README.md': '# ${{ values.name }}\n',
     });
-  });
-
-  afterAll(() => daemon.stop());
-
-  it('fetch their relative skeleton from the same repository when the template runs', async () => {
+    daemon.createRepository('shop', {
+      'catalog-info.yaml': monorepoLocation,
+      'services/cart/catalog-info.yaml': component('cart'),
+      'services/payments/catalog-info.yaml': component('payments'),
+      'tools/cli/catalog-info.yaml': component('shop-cli'),
+    });
     const { server } = await startTestBackend({
       features: [
         catalogPlugin,
@@ -70,12 +91,12 @@ describe('templates read from a Git server without a web UI', () => {
           data: {
             catalog: {
               processingInterval: { seconds: 1 },
-              rules: [{ allow: ['Template'] }],
+              rules: [{ allow: ['Template', 'Location', 'Component'] }],
               providers: {
                 git: {
-                  templates: {
-                    remotes: [daemon.url('templates')],
-                    files: ['templates/*/template.yaml'],
+                  team: {
+                    remotes: [daemon.url('templates'), daemon.url('shop')],
+                    files: ['catalog-info.yaml', 'templates/*/template.yaml'],
                     schedule: {
                       frequency: { minutes: 10 },
                       timeout: { minutes: 1 },
@@ -88,9 +109,34 @@ describe('templates read from a Git server without a web UI', () => {
         }),
       ],
     });
-    const api = request(server);
-    const auth = { Authorization: 'Bearer mock-user-token' };
+    api = request(server);
+  });
 
+  afterAll(() => daemon.stop());
+
+  it("reads a Location's targets, globs among them, from the same repository", async () => {
+    const shop = daemon.url('shop');
+    const managedBy = async (name: string) =>
+      eventually(async () => {
+        const res = await api
+          .get(`/api/catalog/entities/by-name/component/default/${name}`)
+          .set(auth);
+        return res.body.metadata.annotations[
+          'backstage.io/managed-by-location'
+        ];
+      }, `component ${name}`);
+    expect(await managedBy('cart')).toBe(
+      `url:${shop}/services/cart/catalog-info.yaml`,
+    );
+    expect(await managedBy('payments')).toBe(
+      `url:${shop}/services/payments/catalog-info.yaml`,
+    );
+    expect(await managedBy('shop-cli')).toBe(
+      `url:${shop}/tools/cli/catalog-info.yaml`,
+    );
+  });
+
+  it('fetches the relative skeleton of a template from its repository when the template runs', async () => {
     const entity = await eventually(async () => {
       const res = await api
         .get('/api/catalog/entities/by-name/template/default/hello-service')
