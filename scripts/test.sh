@@ -7,6 +7,7 @@ portico_test() {
   ensure_postgres
   ensure_chromium
   ensure_mkdocs
+  ensure_cookiecutter
   ensure_demo_repository
   rm -rf "$reports"
   mkdir -p "$reports"

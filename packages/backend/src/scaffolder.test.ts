@@ -1,10 +1,36 @@
-import { startTestBackend } from '@backstage/backend-test-utils';
+import {
+  createMockDirectory,
+  mockServices,
+  startTestBackend,
+} from '@backstage/backend-test-utils';
+import {
+  eventually,
+  runTemplateTask,
+} from '@internal/portico-backend-test-utils';
+import catalogPlugin from '@backstage/plugin-catalog-backend';
+import catalogModuleTemplateKind from '@backstage/plugin-catalog-backend-module-scaffolder-entity-model';
+import { stringify } from 'yaml';
+import { execFileSync } from 'node:child_process';
 import request from 'supertest';
 import { scaffolderFeatures } from './scaffolder';
 
 jest.setTimeout(120_000);
 
 const base64 = (text: string) => Buffer.from(text).toString('base64');
+
+interface DryRunFile {
+  path: string;
+  base64Content: string;
+}
+
+/** The files a dry run left in its workspace, by path. */
+const workspaceFiles = (body: { directoryContents: DryRunFile[] }) =>
+  Object.fromEntries(
+    body.directoryContents.map(file => [
+      file.path,
+      Buffer.from(file.base64Content, 'base64').toString(),
+    ]),
+  );
 
 describe('the scaffolder', () => {
   it('offers the publishing and utility actions of templates from other hosts and from Roadie', async () => {
@@ -22,6 +48,7 @@ describe('the scaffolder', () => {
         'publish:azure',
         'publish:gitea',
         'publish:bitbucketServer',
+        'fetch:cookiecutter',
         'roadiehq:utils:fs:write',
         'roadiehq:utils:merge',
         'roadiehq:utils:jsonata',
@@ -88,18 +115,92 @@ describe('the scaffolder', () => {
         ],
       });
     expect(res.status).toBe(200);
-    const files = Object.fromEntries(
-      res.body.directoryContents.map(
-        (file: { path: string; base64Content: string }) => [
-          file.path,
-          Buffer.from(file.base64Content, 'base64').toString(),
-        ],
-      ),
-    );
+    const files = workspaceFiles(res.body);
     expect(files['NOTES.md']).toBe('Made for billing\n');
     expect(JSON.parse(files['package.json'])).toEqual({
       name: 'billing',
       scripts: { test: 'jest' },
     });
+  });
+
+  it("runs an older template's fetch:cookiecutter with the host's cookiecutter", async () => {
+    try {
+      execFileSync('cookiecutter', ['--version']);
+    } catch {
+      throw new Error(
+        'cookiecutter is not installed: ./portico test installs it, or: sudo apt-get install -y cookiecutter',
+      );
+    }
+    // The action has no dry run: a task runs the template from the catalog, as the Create page does.
+    const templates = createMockDirectory();
+    templates.setContent({
+      'template.yaml': stringify({
+        apiVersion: 'scaffolder.backstage.io/v1beta3',
+        kind: 'Template',
+        metadata: { name: 'cookiecutter-service' },
+        spec: {
+          owner: 'group:default/platform-team',
+          type: 'service',
+          parameters: [{ properties: { name: { type: 'string' } } }],
+          steps: [
+            {
+              id: 'fetch',
+              action: 'fetch:cookiecutter',
+              input: {
+                url: './skeleton',
+                values: { name: '${{ parameters.name }}' },
+              },
+            },
+            {
+              id: 'show',
+              action: 'debug:log',
+              input: { listWorkspace: 'with-contents' },
+            },
+          ],
+        },
+      }),
+      'skeleton/cookiecutter.json': '{ "name": "service", "port": "8080" }\n',
+      'skeleton/{{cookiecutter.name}}/README.md':
+        '# {{ cookiecutter.name }} on {{ cookiecutter.port }}\n',
+    });
+    const { server } = await startTestBackend({
+      features: [
+        ...scaffolderFeatures,
+        catalogPlugin,
+        catalogModuleTemplateKind,
+        mockServices.rootConfig.factory({
+          data: {
+            catalog: {
+              processingInterval: { seconds: 1 },
+              locations: [
+                {
+                  type: 'file',
+                  target: templates.resolve('template.yaml'),
+                  rules: [{ allow: ['Template'] }],
+                },
+              ],
+            },
+          },
+        }),
+      ],
+    });
+    const api = request(server);
+    const auth = { Authorization: 'Bearer mock-user-token' };
+    await eventually(async () => {
+      const res = await api
+        .get(
+          '/api/catalog/entities/by-name/template/default/cookiecutter-service',
+        )
+        .set(auth);
+      return res.status === 200 || undefined;
+    }, 'the template in the catalog');
+
+    const task = await runTemplateTask(
+      server,
+      'template:default/cookiecutter-service',
+      { name: 'billing' },
+    );
+    expect(task.ending).toBe('Run completed with status: completed');
+    expect(task.log).toContain('README.md:\n\n  # billing on 8080\n');
   });
 });

@@ -3,10 +3,14 @@ import {
   mockServices,
   startTestBackend,
 } from '@backstage/backend-test-utils';
-import { eventually } from '@internal/portico-backend-test-utils';
+import {
+  eventually,
+  runTemplateTask,
+} from '@internal/portico-backend-test-utils';
 import catalogPlugin from '@backstage/plugin-catalog-backend';
 import catalogModuleTemplateKind from '@backstage/plugin-catalog-backend-module-scaffolder-entity-model';
 import scaffolderPlugin from '@backstage/plugin-scaffolder-backend';
+import { Server } from 'node:http';
 import request from 'supertest';
 import { GitDaemon } from './__testUtils__/gitServer';
 import { catalogModuleGit } from './module';
@@ -65,6 +69,7 @@ const component = (name: string) =>
  */
 describe('reads through the Git URL reader', () => {
   let daemon: GitDaemon;
+  let server: Server;
   let api: ReturnType<typeof request>;
   const auth = { Authorization: 'Bearer mock-user-token' };
 
@@ -80,7 +85,7 @@ describe('reads through the Git URL reader', () => {
       'services/payments/catalog-info.yaml': component('payments'),
       'tools/cli/catalog-info.yaml': component('shop-cli'),
     });
-    const { server } = await startTestBackend({
+    ({ server } = await startTestBackend({
       features: [
         catalogPlugin,
         catalogModuleTemplateKind,
@@ -108,7 +113,7 @@ describe('reads through the Git URL reader', () => {
           },
         }),
       ],
-    });
+    }));
     api = request(server);
   });
 
@@ -148,27 +153,12 @@ describe('reads through the Git URL reader', () => {
       `${daemon.url('templates')}/templates/hello/skeleton`,
     );
 
-    const created = await api
-      .post('/api/scaffolder/v2/tasks')
-      .set(auth)
-      .send({
-        templateRef: 'template:default/hello-service',
-        values: { name: 'billing' },
-      });
-    expect(created.status).toBe(201);
-    // What the task's page shows: its log, and how it ended.
-    const events = await eventually(async () => {
-      const res = await api
-        .get(`/api/scaffolder/v2/tasks/${created.body.id}/events`)
-        .set(auth);
-      const body = res.body as { type: string; body: { message: string } }[];
-      return body.some(event => event.type === 'completion') ? body : undefined;
-    }, "the task's end");
-    expect(events.at(-1)?.body.message).toBe(
-      'Run completed with status: completed',
+    const task = await runTemplateTask(
+      server,
+      'template:default/hello-service',
+      { name: 'billing' },
     );
-    expect(events.map(event => event.body.message).join('\n')).toContain(
-      'Workspace:\n - README.md:\n\n  # billing\n',
-    );
+    expect(task.ending).toBe('Run completed with status: completed');
+    expect(task.log).toContain('Workspace:\n - README.md:\n\n  # billing\n');
   });
 });

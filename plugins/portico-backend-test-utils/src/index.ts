@@ -8,3 +8,4 @@ export {
   type PorticoTestDatabases,
 } from './databases';
 export { eventually } from './eventually';
+export { runTemplateTask } from './templates';
