@@ -8,9 +8,8 @@
 # and git with an ssh client for the Git ingestion.
 FROM node:22-bookworm-slim AS base
 ENV PYTHON=/usr/bin/python3
-# cookiecutter runs the scaffolder's fetch:cookiecutter in the portal's own container (no Docker in Docker).
 RUN apt-get update && \
-    apt-get install -y --no-install-recommends python3 g++ build-essential git openssh-client cookiecutter && \
+    apt-get install -y --no-install-recommends python3 g++ build-essential git openssh-client && \
     rm -rf /var/lib/apt/lists/*
 
 # Stage 1: only the package.json files, so the dependency layer is cached until one of them changes.

@@ -186,17 +186,6 @@ ensure_mkdocs() {
   fi
 }
 
-# Templates from the wild fetch with `fetch:cookiecutter`, which runs cookiecutter on the host (else in
-# Docker, which is not assumed).
-ensure_cookiecutter() {
-  command -v cookiecutter >/dev/null && return
-  if [ "$(id -u)" = 0 ]; then
-    install_packages "cookiecutter for templates" cookiecutter
-  else
-    say "${dim}Templates with fetch:cookiecutter will fail until it is installed: sudo apt-get install -y cookiecutter${reset}"
-  fi
-}
-
 ensure_chromium() {
   [ -x /usr/bin/chromium ] || install_packages "Chromium for the end-to-end tests" chromium
 }

@@ -12,7 +12,6 @@ portico_start() {
   local started=$SECONDS
   bootstrap
   ensure_mkdocs
-  ensure_cookiecutter
   ensure_port_free "$app_port" "frontend"
   ensure_port_free "$backend_port" "backend"
 

@@ -7,7 +7,6 @@ portico_test() {
   ensure_postgres
   ensure_chromium
   ensure_mkdocs
-  ensure_cookiecutter
   ensure_demo_repository
   rm -rf "$reports"
   mkdir -p "$reports"

@@ -1,16 +1,4 @@
-import {
-  createMockDirectory,
-  mockServices,
-  startTestBackend,
-} from '@backstage/backend-test-utils';
-import {
-  eventually,
-  runTemplateTask,
-} from '@internal/portico-backend-test-utils';
-import catalogPlugin from '@backstage/plugin-catalog-backend';
-import catalogModuleTemplateKind from '@backstage/plugin-catalog-backend-module-scaffolder-entity-model';
-import { stringify } from 'yaml';
-import { execFileSync } from 'node:child_process';
+import { startTestBackend } from '@backstage/backend-test-utils';
 import request from 'supertest';
 import { scaffolderFeatures } from './scaffolder';
 
@@ -48,7 +36,6 @@ describe('the scaffolder', () => {
         'publish:azure',
         'publish:gitea',
         'publish:bitbucketServer',
-        'fetch:cookiecutter',
         'roadiehq:utils:fs:write',
         'roadiehq:utils:merge',
         'roadiehq:utils:jsonata',
@@ -121,86 +108,5 @@ describe('the scaffolder', () => {
       name: 'billing',
       scripts: { test: 'jest' },
     });
-  });
-
-  it("runs an older template's fetch:cookiecutter with the host's cookiecutter", async () => {
-    try {
-      execFileSync('cookiecutter', ['--version']);
-    } catch {
-      throw new Error(
-        'cookiecutter is not installed: ./portico test installs it, or: sudo apt-get install -y cookiecutter',
-      );
-    }
-    // The action has no dry run: a task runs the template from the catalog, as the Create page does.
-    const templates = createMockDirectory();
-    templates.setContent({
-      'template.yaml': stringify({
-        apiVersion: 'scaffolder.backstage.io/v1beta3',
-        kind: 'Template',
-        metadata: { name: 'cookiecutter-service' },
-        spec: {
-          owner: 'group:default/platform-team',
-          type: 'service',
-          parameters: [{ properties: { name: { type: 'string' } } }],
-          steps: [
-            {
-              id: 'fetch',
-              action: 'fetch:cookiecutter',
-              input: {
-                url: './skeleton',
-                values: { name: '${{ parameters.name }}' },
-              },
-            },
-            {
-              id: 'show',
-              action: 'debug:log',
-              input: { listWorkspace: 'with-contents' },
-            },
-          ],
-        },
-      }),
-      'skeleton/cookiecutter.json': '{ "name": "service", "port": "8080" }\n',
-      'skeleton/{{cookiecutter.name}}/README.md':
-        '# {{ cookiecutter.name }} on {{ cookiecutter.port }}\n',
-    });
-    const { server } = await startTestBackend({
-      features: [
-        ...scaffolderFeatures,
-        catalogPlugin,
-        catalogModuleTemplateKind,
-        mockServices.rootConfig.factory({
-          data: {
-            catalog: {
-              processingInterval: { seconds: 1 },
-              locations: [
-                {
-                  type: 'file',
-                  target: templates.resolve('template.yaml'),
-                  rules: [{ allow: ['Template'] }],
-                },
-              ],
-            },
-          },
-        }),
-      ],
-    });
-    const api = request(server);
-    const auth = { Authorization: 'Bearer mock-user-token' };
-    await eventually(async () => {
-      const res = await api
-        .get(
-          '/api/catalog/entities/by-name/template/default/cookiecutter-service',
-        )
-        .set(auth);
-      return res.status === 200 || undefined;
-    }, 'the template in the catalog');
-
-    const task = await runTemplateTask(
-      server,
-      'template:default/cookiecutter-service',
-      { name: 'billing' },
-    );
-    expect(task.ending).toBe('Run completed with status: completed');
-    expect(task.log).toContain('README.md:\n\n  # billing on 8080\n');
   });
 });

@@ -1,7 +1,6 @@
 import scaffolderPlugin from '@backstage/plugin-scaffolder-backend';
 import scaffolderModuleAzure from '@backstage/plugin-scaffolder-backend-module-azure';
 import scaffolderModuleBitbucketServer from '@backstage/plugin-scaffolder-backend-module-bitbucket-server';
-import scaffolderModuleCookiecutter from '@backstage/plugin-scaffolder-backend-module-cookiecutter';
 import scaffolderModuleGitea from '@backstage/plugin-scaffolder-backend-module-gitea';
 import scaffolderModuleGithub from '@backstage/plugin-scaffolder-backend-module-github';
 import scaffolderModuleGitlab from '@backstage/plugin-scaffolder-backend-module-gitlab';
@@ -12,9 +11,10 @@ import scaffolderModuleUtils from '@roadiehq/scaffolder-backend-module-utils';
 /**
  * The scaffolder with the actions that templates in public repositories use most, beside the core ones:
  * publishing to GitHub, GitLab, Azure DevOps, Gitea and Bitbucket Server, Roadie's file and data utilities
- * (`roadiehq:utils:*`) and its HTTP request to a Backstage API (`http:backstage:request`), and
- * `fetch:cookiecutter` of older templates, with the host's cookiecutter. Publishing actions need that host
- * under `integrations` only when a template runs them.
+ * (`roadiehq:utils:*`) and its HTTP request to a Backstage API (`http:backstage:request`). Publishing
+ * actions need that host under `integrations` only when a template runs them. Not `fetch:cookiecutter`:
+ * cookiecutter renders the form's values with Jinja outside any sandbox, so on the backend's host a value
+ * could run code with its secrets.
  */
 export const scaffolderFeatures = [
   scaffolderPlugin,
@@ -24,7 +24,6 @@ export const scaffolderFeatures = [
   scaffolderModuleGitea,
   scaffolderModuleBitbucketServer,
   scaffolderModuleNotifications,
-  scaffolderModuleCookiecutter,
   scaffolderModuleUtils,
   scaffolderModuleHttpRequest,
 ];
