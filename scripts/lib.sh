@@ -176,9 +176,11 @@ ensure_mkdocs() {
   export PYTHONPATH="$PORTICO_ROOT/scripts/mkdocs-plugins${PYTHONPATH:+:$PYTHONPATH}"
   # What the techdocs-core image has beside the plugin: the Material theme, its icons as emoji, redirects.
   local packages="mkdocs mkdocs-material mkdocs-material-extensions mkdocs-redirects"
-  # Asked of the Python that runs mkdocs (its script's #! line), which need not be the first python3.
-  command -v mkdocs >/dev/null &&
-    $(sed -n '1s/^#! *//p' "$(command -v mkdocs)") -c 'import materialx.emoji, mkdocs_redirects' 2>/dev/null && return
+  # An mkdocs of one's own (pip, pyenv) is left as it is; Debian's gets the other packages too.
+  if command -v mkdocs >/dev/null; then
+    case "$(command -v mkdocs)" in /usr/bin/mkdocs | /bin/mkdocs) ;; *) return ;; esac
+    dpkg -s $packages >/dev/null 2>&1 && return
+  fi
   if [ "$(id -u)" = 0 ]; then
     install_packages "mkdocs for TechDocs" $packages
   else

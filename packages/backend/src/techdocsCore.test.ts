@@ -116,7 +116,7 @@ describe('local TechDocs builds', () => {
       ].join('\n'),
       'tools/cli/mkdocs.yml': 'site_name: cli\nnav:\n  - Intro: index.md\n',
       'tools/cli/docs/index.md': '# CLI\n',
-      'services/payments/mkdocs.yml': 'site_name: payments\n',
+      'services/payments/mkdocs.yml': 'site_name: Payments service\n',
       'services/payments/docs/index.md': '# Payments\n',
       'services/payments/docs/guides/refunds.md': '# Refunds\n',
       'services/cart/mkdocs.yml': 'site_name: cart\n',
@@ -125,13 +125,12 @@ describe('local TechDocs builds', () => {
     const site = buildSite(
       monorepo([
         "  - CLI: '!include ./tools/cli/mkdocs.yml'",
-        '  - Services:',
-        "      - '*include ./services/*/mkdocs.yml'",
+        "  - Services: '*include ./services/*/mkdocs.yml'",
       ]),
     );
 
     const refunds = readFileSync(
-      join(site, 'out/payments/guides/refunds/index.html'),
+      join(site, 'out/payments-service/guides/refunds/index.html'),
       'utf8',
     );
     expect(refunds).toContain('<h1 id="refunds">Refunds');
@@ -142,11 +141,19 @@ describe('local TechDocs builds', () => {
       .replace(/<[^>]+>/g, ' ')
       .replace(/\s+/g, ' ');
     expect(navigation).toContain(
-      'CLI CLI Intro Services Services cart cart Cart payments payments Payments Refunds',
+      'CLI CLI Intro Services Services cart cart Cart Payments service Payments service Payments Refunds',
     );
 
     expect(() =>
       buildSite(monorepo(["  - Secrets: '!include ../../etc/mkdocs.yml'"])),
     ).toThrow("monorepo: ../../etc/mkdocs.yml is outside the site's directory");
+    // Read as plain YAML: Backstage checks the Python tags of the site's own mkdocs.yml only.
+    expect(() =>
+      buildSite({
+        ...monorepo(["  - CLI: '!include ./tools/cli/mkdocs.yml'"]),
+        'tools/cli/mkdocs.yml':
+          'site_name: cli\nhook: !!python/object/apply:os.getpid []\n',
+      }),
+    ).toThrow(/monorepo: tools\/cli\/mkdocs.yml could not be read/);
   });
 });
