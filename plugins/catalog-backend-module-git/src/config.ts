@@ -2,8 +2,8 @@ import { LoggerService } from '@backstage/backend-plugin-api';
 import { Config } from '@backstage/config';
 import { InputError } from '@backstage/errors';
 import { randomUUID } from 'node:crypto';
-import { readdir, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { lstat, readdir, rm } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { isGlob, isLocalRemote, RepositoryDiscovery } from './discovery';
 import { GitProviderSettings } from './GitEntityProvider';
@@ -28,17 +28,21 @@ const cacheRoot = (config: Config) =>
 
 const CLIENT_USES = ['provider', 'reader'] as const;
 
-const isDirectory = (path: string) =>
-  stat(path).then(
-    stats => stats.isDirectory(),
-    () => false,
-  );
+// `<provider id>.<host>.<pid>.<uuid>`: ids (config keys) hold no dot, and host names no other character.
+const CACHE_NAME =
+  /^[\w-]+\.(?<host>[\w.-]+)\.(?<pid>\d+)\.[\da-f]{8}-[\da-f]{4}-[\da-f]{4}-[\da-f]{4}-[\da-f]{12}$/;
+// Before 2026-12-05: `<provider id>-<uuid>`, by backends that are gone by now.
+const EARLIER_CACHE_NAME =
+  /^[\w-]+-[\da-f]{8}-[\da-f]{4}-[\da-f]{4}-[\da-f]{4}-[\da-f]{12}$/;
+
+/** The caches this process made: a backend restarted in a container often has the pid of the one before. */
+const ownCaches = new Set<string>();
 
 /**
  * The Git client of a provider, for the provider itself or for the URL reader. Its cache directory, under
  * `backend.workingDirectory` (else the system's temporary directory), has a name of its own: another
  * backend on the host may share that root, and each client removes its cache whenever it is done with it.
- * The name holds the process id, so that a later backend can tell a cache whose process is gone.
+ * The name holds the host and the process id, so that a later backend can tell a cache whose process is gone.
  */
 export function createGitClient(
   config: Config,
@@ -46,12 +50,15 @@ export function createGitClient(
   use: (typeof CLIENT_USES)[number],
   logger: LoggerService,
 ): GitCli {
+  const name = [provider.settings.id, hostname(), process.pid, randomUUID()];
+  const cacheDir = join(
+    cacheRoot(config),
+    `portico-git-${use}`,
+    name.join('.'),
+  );
+  ownCaches.add(cacheDir);
   return new GitCli({
-    cacheDir: join(
-      cacheRoot(config),
-      `portico-git-${use}`,
-      `${provider.settings.id}-${process.pid}-${randomUUID()}`,
-    ),
+    cacheDir,
     timeoutMs: provider.timeoutSeconds * 1000,
     token: provider.token,
     logger,
@@ -59,30 +66,54 @@ export function createGitClient(
 }
 
 /**
- * Removes the Git caches of processes that are gone: a backend that crashed or was killed while it synced
- * leaves its cache behind. Also the one cache per provider (`portico-git/`) that versions before
- * 2026-12-04 kept, which grew by every commit fetched.
+ * Removes the Git caches of this host's processes that are gone: a backend that crashed or was killed while
+ * it synced leaves its cache behind. Also those of earlier versions, among them the one cache per provider
+ * (`portico-git/`) that versions before 2026-12-04 kept, which grew by every commit fetched. Only directories
+ * of this user, not symbolic links, with the names Portico gives them: the root may be the shared `/tmp`.
+ * Returns what it removed.
  */
 export async function removeAbandonedGitCaches(
   config: Config,
 ): Promise<string[]> {
   const root = cacheRoot(config);
-  const legacy = join(root, 'portico-git');
-  const abandoned = (await isDirectory(legacy)) ? [legacy] : [];
+  const abandoned = [join(root, 'portico-git')];
   for (const use of CLIENT_USES) {
     const dir = join(root, `portico-git-${use}`);
-    for (const name of await readdir(dir).catch(() => [])) {
-      // Names without a process id are of the versions before it was added.
-      const pid = Number(/-(\d+)-[\da-f-]{36}$/.exec(name)?.[1]);
-      if (!isRunning(pid)) abandoned.push(join(dir, name));
+    if (!(await isOwnDirectory(dir))) continue;
+    for (const name of await readdir(dir)) {
+      const cache = join(dir, name);
+      const current = CACHE_NAME.exec(name)?.groups;
+      const gone = current
+        ? current.host === hostname() &&
+          !ownCaches.has(cache) &&
+          (Number(current.pid) === process.pid ||
+            !isRunning(Number(current.pid)))
+        : EARLIER_CACHE_NAME.test(name);
+      if (gone) abandoned.push(cache);
     }
   }
-  for (const dir of abandoned) await rm(dir, { recursive: true, force: true });
-  return abandoned;
+  const removed: string[] = [];
+  for (const cache of abandoned) {
+    if (!(await isOwnDirectory(cache))) continue;
+    // One that cannot be removed holds back none of the others.
+    await rm(cache, { recursive: true, force: true }).then(
+      () => removed.push(cache),
+      () => undefined,
+    );
+  }
+  return removed;
+}
+
+async function isOwnDirectory(path: string): Promise<boolean> {
+  const stats = await lstat(path).catch(() => undefined);
+  return (
+    stats !== undefined &&
+    stats.isDirectory() &&
+    stats.uid === (process.getuid?.() ?? stats.uid)
+  );
 }
 
 function isRunning(pid: number): boolean {
-  if (!(pid > 0)) return false;
   try {
     process.kill(pid, 0);
     return true;
