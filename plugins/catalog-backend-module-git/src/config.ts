@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { isGlob, isLocalRemote, RepositoryDiscovery } from './discovery';
 import { GitProviderSettings } from './GitEntityProvider';
 import { GitCli } from './git';
+import { remoteUrl } from './locations';
 
 const DEFAULT_FILES = [
   'catalog-info.yaml',
@@ -121,6 +122,14 @@ function isRunning(pid: number): boolean {
     // Another user's process: it exists.
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** The remotes a provider reads, and the prefix of those it discovers (ending in `/`), as URLs. */
+export function providerRemotes({ settings }: ProviderConfig): string[] {
+  return [
+    ...settings.repositories,
+    ...(settings.discovery ? [settings.discovery.prefix] : []),
+  ].map(remoteUrl);
 }
 
 /** Reads `catalog.providers.git`; a provider without repositories or schedule is a configuration error. */

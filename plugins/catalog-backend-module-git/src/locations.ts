@@ -146,3 +146,30 @@ export function remoteHost(remote: string): string | undefined {
 export function remoteUrl(remote: string): string {
   return isAbsolute(remote) ? pathToFileURL(remote).href : remote;
 }
+
+/**
+ * The remote and the path in it (its escapes undone) that a URL names, for URLs as `fileLocations` writes
+ * them for servers without a web UI; undefined when the URL is under none of `remotes`, which are remote
+ * URLs and prefixes of discovered ones (ending in `/`).
+ */
+export function splitRemoteUrl(
+  remotes: string[],
+  url: string,
+): { remote: string; path: string } | undefined {
+  for (const remote of remotes) {
+    if (remote.endsWith('/') && url.startsWith(remote)) {
+      // A discovered repository: its name ends at the first `.git` segment.
+      const match = /^(.*?\.git)(?:\/(.*))?$/.exec(url.slice(remote.length));
+      if (match) {
+        return { remote: remote + match[1], path: pathOf(match[2]) };
+      }
+    } else if (url === remote || url.startsWith(`${remote}/`)) {
+      return { remote, path: pathOf(url.slice(remote.length + 1)) };
+    }
+  }
+  return undefined;
+}
+
+function pathOf(urlPath = '') {
+  return decoded(urlPath.replace(/^\/+|\/+$/g, ''));
+}

@@ -9,6 +9,7 @@ import { DatabaseGitIngestionStore } from './DatabaseGitIngestionStore';
 import { GitEntityProvider } from './GitEntityProvider';
 import {
   createGitClient,
+  providerRemotes,
   readProviderConfigs,
   removeAbandonedGitCaches,
 } from './config';
@@ -61,7 +62,10 @@ export const catalogModuleGit = createBackendModule({
         };
         catalog.addProcessor(
           new ViewUrlProcessor(),
-          new TemplateFetchUrlProcessor(integrations),
+          new TemplateFetchUrlProcessor(
+            integrations,
+            providers.flatMap(providerRemotes),
+          ),
         );
         for (const provider of providers) {
           const providerLogger = logger.child({

@@ -16,9 +16,13 @@ import {
 import { NotFoundError, NotModifiedError } from '@backstage/errors';
 import { minimatch } from 'minimatch';
 import { finished, Readable } from 'node:stream';
-import { createGitClient, readProviderConfigs } from './config';
+import {
+  createGitClient,
+  providerRemotes,
+  readProviderConfigs,
+} from './config';
 import { GitCli } from './git';
-import { remoteUrl } from './locations';
+import { splitRemoteUrl } from './locations';
 
 const MAX_FILE_BYTES = 64 * 1024 * 1024;
 
@@ -30,12 +34,7 @@ export class GitUrlReader implements UrlReaderService {
   static factory: ReaderFactory = ({ config, logger, treeResponseFactory }) => {
     return readProviderConfigs(config).map(provider => {
       const reader = new GitUrlReader(
-        [
-          ...provider.settings.repositories,
-          ...(provider.settings.discovery
-            ? [provider.settings.discovery.prefix]
-            : []),
-        ].map(remoteUrl),
+        providerRemotes(provider),
         provider.settings.branch,
         createGitClient(config, provider, 'reader', logger),
         treeResponseFactory,
@@ -56,22 +55,8 @@ export class GitUrlReader implements UrlReaderService {
   ) {}
 
   /** The remote and the path in it that a URL names; undefined when it is not under our remotes. */
-  split(url: string): { remote: string; path: string } | undefined {
-    for (const remote of this.remotes) {
-      if (remote.endsWith('/') && url.startsWith(remote)) {
-        // A discovered repository: its name ends at the first `.git` segment.
-        const match = /^(.*?\.git)(?:\/(.*))?$/.exec(url.slice(remote.length));
-        if (match) {
-          return { remote: remote + match[1], path: trimSlashes(match[2]) };
-        }
-      } else if (url === remote || url.startsWith(`${remote}/`)) {
-        return {
-          remote,
-          path: trimSlashes(url.slice(remote.length + 1)),
-        };
-      }
-    }
-    return undefined;
+  split(url: string) {
+    return splitRemoteUrl(this.remotes, url);
   }
 
   async read(url: string): Promise<Buffer> {
@@ -171,10 +156,6 @@ export class GitUrlReader implements UrlReaderService {
     );
     return { mirror, commit, path: target.path };
   }
-}
-
-function trimSlashes(path = '') {
-  return path.replace(/^\/+|\/+$/g, '');
 }
 
 /** Lets every backend plugin (TechDocs among them) read the Git provider's locations. */
