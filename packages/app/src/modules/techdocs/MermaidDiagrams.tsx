@@ -3,6 +3,16 @@ import { useTheme } from '@material-ui/core/styles';
 import { useShadowRootElements } from '@backstage/plugin-techdocs-react';
 
 let diagrams = 0;
+const claimed = new WeakSet<Element>();
+
+/** Leaves a diagram's source as it is, with why it is not drawn under it. */
+function explain(source: Element, why: string) {
+  const note = document.createElement('div');
+  note.textContent = why;
+  note.style.fontStyle = 'italic';
+  note.style.whiteSpace = 'pre-wrap';
+  source.after(note);
+}
 
 /**
  * Draws the Mermaid diagrams of a TechDocs page. The techdocs-core stand-in keeps each as its source in
@@ -16,42 +26,42 @@ export function MermaidDiagrams() {
   useEffect(() => {
     if (!sources.length) return undefined;
     let cancelled = false;
-    import('mermaid').then(async ({ default: mermaid }) => {
-      mermaid.initialize({
-        startOnLoad: false,
-        securityLevel: 'strict',
-        suppressErrorRendering: true,
-        theme: dark ? 'dark' : 'default',
+    import('mermaid')
+      .then(async ({ default: mermaid }) => {
+        mermaid.initialize({
+          startOnLoad: false,
+          securityLevel: 'strict',
+          suppressErrorRendering: true,
+          theme: dark ? 'dark' : 'default',
+        });
+        for (const source of sources) {
+          // Each is drawn once, by the pass that took it, though the page renders again meanwhile.
+          if (cancelled || claimed.has(source) || !source.isConnected) continue;
+          claimed.add(source);
+          try {
+            const { svg } = await mermaid.render(
+              `portico-mermaid-${++diagrams}`,
+              source.textContent ?? '',
+            );
+            const diagram = document.createElement('div');
+            diagram.className = 'portico-mermaid';
+            diagram.innerHTML = svg;
+            source.replaceWith(diagram);
+          } catch (error) {
+            explain(
+              source,
+              `This Mermaid diagram could not be drawn: ${error}`,
+            );
+          }
+        }
+      })
+      .catch(error => {
+        for (const source of sources) {
+          if (claimed.has(source)) continue;
+          claimed.add(source);
+          explain(source, `Mermaid could not be loaded: ${error}`);
+        }
       });
-      for (const source of sources) {
-        // Drawn, or found not drawable, by an earlier pass.
-        if (
-          cancelled ||
-          !source.isConnected ||
-          !source.matches('pre.mermaid')
-        ) {
-          continue;
-        }
-        const diagram = document.createElement('div');
-        diagram.className = 'portico-mermaid';
-        try {
-          const { svg } = await mermaid.render(
-            `portico-mermaid-${++diagrams}`,
-            source.textContent ?? '',
-          );
-          diagram.innerHTML = svg;
-          source.replaceWith(diagram);
-        } catch (error) {
-          // The source stays, with why it is not drawn.
-          diagram.textContent = `This Mermaid diagram could not be drawn: ${
-            (error as Error).message.split('\n')[0]
-          }`;
-          diagram.style.fontStyle = 'italic';
-          source.classList.remove('mermaid');
-          source.after(diagram);
-        }
-      }
-    });
     return () => {
       cancelled = true;
     };
