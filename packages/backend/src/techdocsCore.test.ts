@@ -1,3 +1,4 @@
+import { createMockDirectory } from '@backstage/backend-test-utils';
 import { execFileSync } from 'node:child_process';
 import {
   cpSync,
@@ -10,6 +11,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 
 const repoRoot = resolve(__dirname, '../../..');
+
+// The sites built here are removed after the tests.
+createMockDirectory({ mockOsTmpDir: true });
 
 /** Builds the docs template's site with `files` written over it, as the backend's TechDocs generator runs mkdocs. */
 function buildSite(files: Record<string, string>): string {
