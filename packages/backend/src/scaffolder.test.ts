@@ -6,20 +6,6 @@ jest.setTimeout(120_000);
 
 const base64 = (text: string) => Buffer.from(text).toString('base64');
 
-interface DryRunFile {
-  path: string;
-  base64Content: string;
-}
-
-/** The files a dry run left in its workspace, by path. */
-const workspaceFiles = (body: { directoryContents: DryRunFile[] }) =>
-  Object.fromEntries(
-    body.directoryContents.map(file => [
-      file.path,
-      Buffer.from(file.base64Content, 'base64').toString(),
-    ]),
-  );
-
 describe('the scaffolder', () => {
   it('offers the publishing and utility actions of templates from other hosts and from Roadie', async () => {
     const { server } = await startTestBackend({ features: scaffolderFeatures });
@@ -102,7 +88,14 @@ describe('the scaffolder', () => {
         ],
       });
     expect(res.status).toBe(200);
-    const files = workspaceFiles(res.body);
+    const files = Object.fromEntries(
+      res.body.directoryContents.map(
+        (file: { path: string; base64Content: string }) => [
+          file.path,
+          Buffer.from(file.base64Content, 'base64').toString(),
+        ],
+      ),
+    );
     expect(files['NOTES.md']).toBe('Made for billing\n');
     expect(JSON.parse(files['package.json'])).toEqual({
       name: 'billing',
