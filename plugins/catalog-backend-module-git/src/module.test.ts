@@ -19,6 +19,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
+import { component } from './__testUtils__/descriptors';
 import { filesUnder } from './__testUtils__/files';
 import { GitDaemon } from './__testUtils__/gitServer';
 import { catalogModuleGit } from './module';
@@ -41,9 +42,6 @@ spec:
   definition:
     $text: ../specs/openapi.yaml
 `;
-
-const component = (name: string, description = `${name} service`) =>
-  `apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: ${name}\n  description: ${description}\nspec:\n  type: service\n  owner: group:default/platform-team\n  lifecycle: production\n`;
 
 // A "billion laughs": each level refers to the one before ten times.
 const aliasBomb = [

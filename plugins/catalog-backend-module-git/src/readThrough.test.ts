@@ -12,6 +12,7 @@ import catalogModuleTemplateKind from '@backstage/plugin-catalog-backend-module-
 import scaffolderPlugin from '@backstage/plugin-scaffolder-backend';
 import { Server } from 'node:http';
 import request from 'supertest';
+import { component } from './__testUtils__/descriptors';
 import { GitDaemon } from './__testUtils__/gitServer';
 import { catalogModuleGit } from './module';
 import { gitUrlReaderFactory } from './urlReader';
@@ -59,9 +60,6 @@ spec:
     - ./services/*/catalog-info.yaml
     - ./tools/cli/catalog-info.yaml
 `;
-
-const component = (name: string) =>
-  `apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: ${name}\nspec:\n  type: service\n  owner: group:default/platform-team\n  lifecycle: production\n`;
 
 /**
  * What the catalog and the scaffolder read, beyond the provider's own descriptors, from a Git server without
