@@ -139,18 +139,18 @@ class Monorepo(BasePlugin):
         if any(path.startswith(inner) for path in self.sources):
             raise PluginError(f"monorepo: two included sites are named {name}")
         shutil.copytree(docs, target, dirs_exist_ok=True)
+        pages = []
         for directory, _, files in os.walk(docs):
             for file in files:
                 path = os.path.join(directory, file)
                 merged = os.path.relpath(path, docs).replace(os.sep, "/")
                 self.sources[f"{inner}{merged}"] = os.path.relpath(path, self.root).replace(os.sep, "/")
+                if merged.endswith(".md"):
+                    pages.append(merged)
         if site.get("nav"):
             return name, self._nav(site["nav"], site_dir, inner, including + (config_file,))
         # As MkDocs orders a folder's pages: its index first.
-        pages = sorted(
-            (path[len(inner) :] for path in self.sources if path.startswith(inner) and path.endswith(".md")),
-            key=lambda page: (page not in ("index.md", "README.md"), page),
-        )
+        pages.sort(key=lambda page: (page not in ("index.md", "README.md"), page))
         return name, [f"{inner}{page}" for page in pages]
 
     def _inside(self, path):
